@@ -1,0 +1,46 @@
+"""Adapters inject the core into one ecosystem each; every adapter is a plugin.
+
+An adapter reports itself without importing its ecosystem: whether the package is importable,
+which version is installed, and what it injects.
+"""
+
+import importlib.metadata
+import importlib.util
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """What ``zhllama doctor`` knows of an adapter."""
+
+    name: str
+    module: str
+    distribution: str
+    injects: str
+    extra: str
+
+    def importable(self) -> bool:
+        """True when the ecosystem's top-level module can be found (it is not imported)."""
+        try:
+            return importlib.util.find_spec(self.module) is not None
+        except (ImportError, ValueError):
+            return False
+
+    def version(self) -> str | None:
+        """The installed version of the ecosystem's distribution, or None."""
+        try:
+            return importlib.metadata.version(self.distribution)
+        except importlib.metadata.PackageNotFoundError:
+            return None
+
+    def status(self) -> dict[str, object]:
+        """A JSON-ready report: name, ecosystem module, availability, version, what it injects."""
+        importable = self.importable()
+        return {
+            "name": self.name,
+            "ecosystem": self.module,
+            "importable": importable,
+            "version": self.version() if importable else None,
+            "injects": self.injects,
+            "install": f"pip install 'zhllama[{self.extra}]'",
+        }

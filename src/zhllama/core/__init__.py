@@ -1,0 +1,1 @@
+"""The model-family knowledge: tokenizer, templates, RoPE scaling, kernels. Imports no adapter."""

@@ -1,0 +1,21 @@
+"""The exceptions zhllama raises: each says what was wrong, what was expected and what to do."""
+
+
+class ZhllamaError(Exception):
+    """Base class of every error zhllama raises on purpose."""
+
+
+class PluginError(ZhllamaError):
+    """A plugin could not be loaded or registered something invalid."""
+
+
+class TokenizerError(ZhllamaError):
+    """A tokenizer file or folder is missing, malformed or of the wrong kind."""
+
+
+class TemplateError(ZhllamaError):
+    """A conversation or template cannot be rendered as asked."""
+
+
+class ModelLoadError(ZhllamaError):
+    """A model folder cannot be loaded (missing files, hub id offline, remote code)."""
