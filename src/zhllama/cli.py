@@ -4,9 +4,20 @@ import click
 
 from zhllama import __version__
 from zhllama.commands import chat, doctor, template, tokenizer
+from zhllama.errors import ZhllamaError
 
 
-@click.group()
+class _Group(click.Group):
+    """Turns every ``ZhllamaError`` into a one-line ``Error: ...`` and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except ZhllamaError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=_Group)
 @click.version_option(__version__, prog_name="zhllama")
 def main() -> None:
     """Chinese-LLaMA-2 / Chinese-Alpaca-2 in the tools you already use."""

@@ -105,7 +105,9 @@ def registrations(hook_name: str) -> dict[str, Registration]:
             elif len(args) == 2:
                 name, value = args
             else:
-                raise PluginError(f"{hook_name}: register() takes (obj) or (name, obj), got {len(args)} arguments")
+                raise PluginError(
+                    f"{hook_name}: register() takes (obj) or (name, obj), got {len(args)} arguments"
+                )
             if not isinstance(name, str) or not name:
                 raise PluginError(f"plugin {_plugin!r} registered an unnamed object through {hook_name}")
             if name in found:

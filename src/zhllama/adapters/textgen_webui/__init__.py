@@ -1,4 +1,4 @@
-"""The text-generation-webui adapter: a text-generation-webui extension: Alpaca-2 prompt, sampling defaults, long context."""
+"""The text-generation-webui adapter: an extension for the Alpaca-2 prompt, sampling and long context."""
 
 from zhllama.adapters import Adapter
 from zhllama.hookspecs import hookimpl

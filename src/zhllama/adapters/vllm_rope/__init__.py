@@ -1,4 +1,4 @@
-"""The vLLM adapter: the family's RoPE scaling (auto NTK, PI+NTK) through a vllm.general_plugins entry point."""
+"""The vLLM adapter: the family's RoPE scaling (auto NTK, PI+NTK) as a vllm.general_plugins entry point."""
 
 from zhllama.adapters import Adapter
 from zhllama.hookspecs import hookimpl

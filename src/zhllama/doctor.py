@@ -1,0 +1,94 @@
+"""What ``zhllama doctor`` reports: versions, plugins, adapters, kernels and assets."""
+
+import importlib.metadata
+import importlib.util
+import platform
+import sys
+from typing import Any
+
+from zhllama import __version__, locations, plugins
+
+LIBRARIES = ("torch", "transformers", "tokenizers", "sentencepiece", "pluggy", "jinja2")
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _accelerators() -> dict[str, Any]:
+    found: dict[str, Any] = {"triton": _version("triton"), "cuda": False, "cuda_devices": []}
+    if importlib.util.find_spec("torch") is None:
+        return found
+    import torch
+
+    if torch.cuda.is_available():
+        found["cuda"] = True
+        found["cuda_devices"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return found
+
+
+def _assets() -> dict[str, Any]:
+    root = locations.assets_dir()
+    model = locations.default_model_dir()
+    return {
+        "assets": str(root) if root else None,
+        "assets_folders": sorted(p.name for p in root.iterdir() if p.is_dir()) if root else [],
+        "default_model": str(model) if model else None,
+    }
+
+
+def report() -> dict[str, Any]:
+    """Everything ``zhllama doctor`` prints, as JSON-ready data."""
+    return {
+        "zhllama": __version__,
+        "python": f"{platform.python_version()} ({sys.executable})",
+        "libraries": {name: _version(name) for name in LIBRARIES},
+        "plugins": plugins.plugin_names(),
+        "templates": {
+            name: entry.plugin for name, entry in plugins.registrations("register_templates").items()
+        },
+        "rope_methods": {
+            name: entry.plugin for name, entry in plugins.registrations("register_rope_methods").items()
+        },
+        "kernels": {name: entry.plugin for name, entry in plugins.registrations("register_kernels").items()},
+        "accelerators": _accelerators(),
+        "adapters": [adapter.status() for adapter in plugins.registry("register_adapters").values()],
+        **_assets(),
+    }
+
+
+def format_report(data: dict[str, Any]) -> str:
+    """A human-readable rendering of ``report()``."""
+    lines = [f"zhllama {data['zhllama']} on Python {data['python']}", "", "libraries:"]
+    lines += [f"  {name:<14} {version or 'not installed'}" for name, version in data["libraries"].items()]
+    lines += ["", "plugins loaded:"] + [f"  {name}" for name in data["plugins"]]
+    for key in ("templates", "rope_methods", "kernels"):
+        entries = data[key]
+        lines += ["", f"{key.replace('_', ' ')}:"]
+        lines += [f"  {name:<16} from {plugin}" for name, plugin in entries.items()] or [
+            "  (none registered)"
+        ]
+    acc = data["accelerators"]
+    devices = ", ".join(acc["cuda_devices"]) or "none"
+    lines += [
+        "",
+        f"accelerators: CUDA {'yes' if acc['cuda'] else 'no'} ({devices}); triton {acc['triton'] or 'no'}",
+    ]
+    lines += ["", "adapters:"]
+    for adapter in data["adapters"]:
+        state = (
+            f"available ({adapter['version']})"
+            if adapter["importable"]
+            else f"not installed: {adapter['install']}"
+        )
+        lines.append(f"  {adapter['name']:<14} {adapter['ecosystem']:<17} {state}")
+        lines.append(f"  {'':<14} injects: {adapter['injects']}")
+    lines += [
+        "",
+        f"assets: {data['assets'] or 'not found (set ZHLLAMA_ASSETS)'}",
+        f"default model: {data['default_model'] or 'none (pass --model or set ZHLLAMA_MODEL)'}",
+    ]
+    return "\n".join(lines)

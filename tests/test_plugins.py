@@ -1,0 +1,149 @@
+"""The plugin system: built-ins load like third-party plugins, entry points are found, the
+allow-list limits loading, loading is idempotent, and clashing names are reported."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from zhllama import plugins
+from zhllama.errors import PluginError
+from zhllama.hookspecs import hookimpl
+
+PLUGIN_SOURCE = textwrap.dedent(
+    """
+    from zhllama.adapters import Adapter
+    from zhllama.core.templates import get_template
+    from zhllama.hookspecs import hookimpl
+
+
+    @hookimpl
+    def register_templates(register):
+        base = get_template("alpaca-2")
+        register(base.with_system_prompt("shout", "你要大声回答。"))
+
+
+    @hookimpl
+    def register_adapters(register):
+        register(Adapter(name="toy", module="json", distribution="zhllama-toy",
+                         injects="nothing", extra="toy"))
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def plugin_site(tmp_path_factory) -> Path:
+    """A site directory holding a small third-party distribution with a `zhllama` entry point."""
+    site = tmp_path_factory.mktemp("site")
+    (site / "zhllama_toy.py").write_text(PLUGIN_SOURCE, encoding="utf-8")
+    dist_info = site / "zhllama_toy-0.1.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: zhllama-toy\nVersion: 0.1\n")
+    (dist_info / "entry_points.txt").write_text("[zhllama]\ntoy = zhllama_toy\n")
+    (dist_info / "RECORD").write_text("")
+    return site
+
+
+def run_python(code: str, site: Path | None = None, **env: str) -> str:
+    environment = {k: v for k, v in os.environ.items() if k != "ZHLLAMA_LOAD_PLUGINS"}
+    if site is not None:
+        environment["PYTHONPATH"] = str(site)
+    environment.update(env)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=environment, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+REPORT = (
+    "import json; from zhllama import plugins; "
+    "print(json.dumps({'plugins': plugins.plugin_names(), "
+    "'templates': sorted(plugins.registry('register_templates')), "
+    "'adapters': sorted(plugins.registry('register_adapters'))}))"
+)
+
+
+def test_builtin_adapters_are_registered_from_default_plugins():
+    assert set(plugins.DEFAULT_PLUGINS) <= set(plugins.plugin_names())
+    adapters = plugins.registrations("register_adapters")
+    assert set(adapters) == {"langchain", "llamaindex", "vllm_rope", "textgen_webui", "privategpt"}
+    assert {entry.plugin for entry in adapters.values()} <= set(plugins.DEFAULT_PLUGINS)
+
+
+def test_a_third_party_plugin_is_discovered_through_its_entry_point_and_adds_a_template(plugin_site):
+    report = json.loads(run_python(REPORT, plugin_site))
+    assert "toy" in report["plugins"]
+    assert "shout" in report["templates"]
+    assert "toy" in report["adapters"]
+    rendered = run_python(
+        "from zhllama.core.templates import get_template; "
+        "print(get_template('shout').render([{'role': 'user', 'content': '你好'}]), end='')",
+        plugin_site,
+    )
+    assert rendered == "[INST] <<SYS>>\n你要大声回答。\n<</SYS>>\n\n你好 [/INST]"
+
+
+def test_the_allow_list_limits_which_plugins_load(plugin_site):
+    only_toy = json.loads(run_python(REPORT, plugin_site, ZHLLAMA_LOAD_PLUGINS="toy"))
+    assert only_toy["adapters"] == ["toy"]
+    assert "alpaca-2" in only_toy["templates"], "the core's own plugins always load"
+
+    by_short_name = json.loads(run_python(REPORT, plugin_site, ZHLLAMA_LOAD_PLUGINS="langchain"))
+    assert by_short_name["adapters"] == ["langchain"]
+    assert "shout" not in by_short_name["templates"]
+
+    none = json.loads(run_python(REPORT, plugin_site, ZHLLAMA_LOAD_PLUGINS=""))
+    assert none["adapters"] == []
+
+
+def test_importing_zhllama_loads_no_plugin_until_a_registry_is_used():
+    out = run_python("import zhllama, zhllama.plugins as p; print(p.pm.get_plugins() == set())")
+    assert out.strip() == "True"
+
+
+def test_loading_is_idempotent():
+    plugins.load_plugins()
+    before = plugins.plugin_names()
+    plugins.load_plugins()
+    assert plugins.plugin_names() == before
+
+
+class _Clash:
+    @hookimpl
+    def register_adapters(self, register):
+        register(plugins.registry("register_adapters")["langchain"])
+
+
+def test_two_plugins_registering_one_name_is_an_error_naming_both():
+    clash = _Clash()
+    plugins.pm.register(clash, "clash")
+    try:
+        with pytest.raises(
+            PluginError, match=r"'langchain' is registered twice.*zhllama.adapters.langchain.*clash"
+        ):
+            plugins.registrations("register_adapters")
+    finally:
+        plugins.pm.unregister(clash)
+
+
+def test_a_plugin_that_fails_to_import_is_reported_with_its_name(tmp_path):
+    (tmp_path / "zhllama_broken.py").write_text("raise RuntimeError('boom')\n")
+    dist_info = tmp_path / "zhllama_broken-0.1.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: zhllama-broken\nVersion: 0.1\n")
+    (dist_info / "entry_points.txt").write_text("[zhllama]\nbroken = zhllama_broken\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-c", "from zhllama import plugins; plugins.load_plugins()"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "plugin 'broken' from 'zhllama-broken' failed to import: boom" in result.stderr
