@@ -12,12 +12,11 @@ def invoke(*args: str, **env: str):
 
 
 def test_chat_renders_the_alpaca_2_prompt_and_streams_a_chinese_reply(tiny_model_dir):
-    result = invoke(
-        "chat", "续写：话说天下大势", "--model", str(tiny_model_dir), "--greedy", "--max-new-tokens", "16"
-    )
+    question = "续写下面的文字：话说天下大势，分久必合，合久必分。"
+    result = invoke("chat", question, "--model", str(tiny_model_dir), "--greedy", "--max-new-tokens", "16")
     assert result.exit_code == 0, result.output
     system = "You are a helpful assistant. 你是一个乐于助人的助手。"
-    assert f"[INST] <<SYS>>\n{system}\n<</SYS>>\n\n续写：话说天下大势 [/INST]" in result.stderr
+    assert f"[INST] <<SYS>>\n{system}\n<</SYS>>\n\n{question} [/INST]" in result.stderr
     assert sum("\u4e00" <= ch <= "\u9fff" for ch in result.stdout) >= 4
 
 

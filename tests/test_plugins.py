@@ -17,14 +17,20 @@ from zhllama.hookspecs import hookimpl
 PLUGIN_SOURCE = textwrap.dedent(
     """
     from zhllama.adapters import Adapter
-    from zhllama.core.templates import get_template
+    from zhllama.core.templates import Template
     from zhllama.hookspecs import hookimpl
 
 
     @hookimpl
     def register_templates(register):
-        base = get_template("alpaca-2")
-        register(base.with_system_prompt("shout", "你要大声回答。"))
+        register(Template(
+            name="shout",
+            description="Alpaca-2 with a loud system prompt",
+            first_user_format="[INST] <<SYS>>\\n{system}\\n<</SYS>>\\n\\n{user} [/INST]",
+            user_format="[INST] {user} [/INST]",
+            assistant_format=" {assistant}",
+            default_system_prompt="你要大声回答。",
+        ))
 
 
     @hookimpl
@@ -114,13 +120,16 @@ def test_loading_is_idempotent():
 
 
 class _Clash:
+    def __init__(self, adapter):
+        self.adapter = adapter
+
     @hookimpl
     def register_adapters(self, register):
-        register(plugins.registry("register_adapters")["langchain"])
+        register(self.adapter)
 
 
 def test_two_plugins_registering_one_name_is_an_error_naming_both():
-    clash = _Clash()
+    clash = _Clash(plugins.registry("register_adapters")["langchain"])
     plugins.pm.register(clash, "clash")
     try:
         with pytest.raises(

@@ -15,7 +15,7 @@ from zhllama.errors import ModelLoadError
     type=click.Path(),
     help="A local Chinese-Alpaca-2 folder (default: $ZHLLAMA_MODEL, else the tiny test model in the assets).",
 )
-@click.option("--template", default="alpaca-2", show_default=True, help="Prompt template name.")
+@click.option("--template", default=None, help="Prompt template name (default: chosen for the model by the plugins).")
 @click.option("--system", default=None, help="System prompt (default: the template's own).")
 @click.option("--max-new-tokens", type=int, default=UPSTREAM.max_new_tokens, show_default=True)
 @click.option("--greedy", is_flag=True, help="Greedy decoding instead of upstream sampling.")
@@ -24,7 +24,7 @@ from zhllama.errors import ModelLoadError
 def command(
     question: str,
     model_dir: str | None,
-    template: str,
+    template: str | None,
     system: str | None,
     max_new_tokens: int,
     greedy: bool,
@@ -34,7 +34,9 @@ def command(
     """Answer QUESTION with a local model, streaming the reply."""
     from dataclasses import replace
 
-    from zhllama.core.templates import get_template
+    from transformers.utils import logging as transformers_logging
+
+    from zhllama.core.templates import get_template, template_for_model
     from zhllama.generation import generate_reply
     from zhllama.loading import load
     from zhllama.locations import default_model_dir
@@ -45,6 +47,8 @@ def command(
             "no model given: pass --model /path/to/chinese-alpaca-2-7b (a local Hugging Face folder) or "
             "set ZHLLAMA_MODEL; the tiny test model is used when the shared assets are found (ZHLLAMA_ASSETS)"
         )
+    template = template or template_for_model(folder)
+    transformers_logging.disable_progress_bar()
     model, tokenizer = load(folder)
     messages = ([{"role": "system", "content": system}] if system else []) + [
         {"role": "user", "content": question}
