@@ -3,7 +3,7 @@
 import click
 
 from zhllama import __version__
-from zhllama.commands import chat, doctor, template, tokenizer
+from zhllama.commands import chat, doctor, rope, template, tokenizer
 from zhllama.errors import ZhllamaError
 
 
@@ -25,5 +25,6 @@ def main() -> None:
 
 main.add_command(chat.command)
 main.add_command(doctor.command)
+main.add_command(rope.group)
 main.add_command(template.group)
 main.add_command(tokenizer.group)

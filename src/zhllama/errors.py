@@ -19,3 +19,7 @@ class TemplateError(ZhllamaError):
 
 class ModelLoadError(ZhllamaError):
     """A model folder cannot be loaded (missing files, hub id offline, remote code)."""
+
+
+class RopeScalingError(ZhllamaError):
+    """A RoPE scaling request or a checkpoint's rope settings cannot be honoured as given."""

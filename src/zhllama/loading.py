@@ -37,12 +37,19 @@ def load(
     *,
     dtype: str = "float32",
     device: str = "cpu",
+    context: int | None = None,
+    rope_method: str | None = None,
 ) -> tuple[Any, Any]:
     """Return ``(model, tokenizer)`` for a local model folder.
 
     The weights load from safetensors with remote code disabled; the tokenizer is zhllama's
     exact SentencePiece tokenizer (see ``zhllama.core.tokenizer.load_tokenizer``), not the
     converted one transformers would build. ``dtype`` is one of float32, bfloat16, float16.
+
+    ``context`` (tokens) applies ``zhllama.core.rope_scaling.plan(config, context, rope_method)``
+    to the config before the model is built (``rope_method`` alone plans for the trained length).
+    Without either, a checkpoint's legacy ``rope_scaling`` (the 16K PI and 64K YaRN models) is
+    mapped onto transformers' native types, so no remote code is needed.
     """
     if dtype not in _DTYPES:
         raise ModelLoadError(f"unknown dtype {dtype!r}: use one of {', '.join(_DTYPES)}")
@@ -55,9 +62,11 @@ def load(
     from zhllama.core.tokenizer import load_tokenizer
 
     tokenizer = load_tokenizer(folder)
+    config = _rope_config(folder, context, rope_method)
     try:
         model = AutoModelForCausalLM.from_pretrained(
             folder,
+            config=config,
             dtype=getattr(torch, dtype),
             use_safetensors=True,
             trust_remote_code=False,
@@ -68,3 +77,29 @@ def load(
     model.to(device)
     model.eval()
     return model, tokenizer
+
+
+def _rope_config(folder: Path, context: int | None, rope_method: str | None) -> Any:
+    """The transformers config with the RoPE settings zhllama chose applied (see ``load``)."""
+    import json
+
+    from transformers import AutoConfig
+
+    from zhllama.core import rope_scaling
+
+    raw = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    try:
+        config = AutoConfig.from_pretrained(folder, trust_remote_code=False, local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"could not read the config in {str(folder)!r}: {exc}") from exc
+    if context is None and rope_method is None:
+        if not raw.get("rope_scaling"):
+            return config
+        updates = {"rope_parameters": rope_scaling.shipped_rope_parameters(raw)}
+    else:
+        target = context if context is not None else rope_scaling.describe(raw)["trained_length"]
+        updates = rope_scaling.plan(raw, target, rope_method).transformers_config()
+        rope_scaling.register_transformers_rope_types()
+    for key, value in updates.items():
+        setattr(config, key, value)
+    return config

@@ -20,7 +20,7 @@ from zhllama import hookspecs
 from zhllama.errors import PluginError
 
 ENTRY_POINT_GROUP = "zhllama"
-CORE_PLUGINS = ("zhllama.core.templates.builtin",)
+CORE_PLUGINS = ("zhllama.core.templates.builtin", "zhllama.core.rope_scaling.builtin")
 DEFAULT_PLUGINS = (
     *CORE_PLUGINS,
     "zhllama.adapters.langchain",

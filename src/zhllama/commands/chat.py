@@ -15,7 +15,7 @@ from zhllama.errors import ModelLoadError
     type=click.Path(),
     help="A local Chinese-Alpaca-2 folder (default: $ZHLLAMA_MODEL, else the tiny test model in the assets).",
 )
-@click.option("--template", default=None, help="Prompt template name (default: chosen for the model by the plugins).")
+@click.option("--template", default=None, help="Prompt template (default: chosen for the model).")
 @click.option("--system", default=None, help="System prompt (default: the template's own).")
 @click.option("--max-new-tokens", type=int, default=UPSTREAM.max_new_tokens, show_default=True)
 @click.option("--greedy", is_flag=True, help="Greedy decoding instead of upstream sampling.")

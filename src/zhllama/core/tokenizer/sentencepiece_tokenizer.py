@@ -6,18 +6,39 @@ those ties by position, so the converted tokenizer disagrees on about a quarter 
 lines. This class keeps SentencePiece as the segmenter (upstream's slow, ``legacy=True``
 behaviour: BOS added, no EOS).
 
-This module imports only transformers and sentencepiece: ``zhllama tokenizer check --fix``
-copies it verbatim into a model folder so that runtimes without zhllama load it too.
+This module imports only transformers and sentencepiece, so that it can be copied verbatim into
+a model folder and loaded by runtimes without zhllama.
 """
 
+import json
+import os
+from typing import ClassVar
+
 from transformers.tokenization_utils_sentencepiece import SentencePieceBackend
+
+# What a tokenizer_config.json must say so that a plain ``AutoTokenizer.from_pretrained(folder)``
+# (no trust_remote_code) builds transformers' own SentencePiece-backed class configured like this
+# one. ``special_tokens_pattern`` is not saved by transformers itself: without it BOS is lost.
+EXACT_TOKENIZER_CONFIG = {
+    "tokenizer_class": "SentencePieceBackend",
+    "backend": "sentencepiece",
+    "legacy": True,
+    "special_tokens_pattern": "bos",
+    "add_bos_token": True,
+    "add_eos_token": False,
+    "bos_token": "<s>",
+    "eos_token": "</s>",
+    "unk_token": "<unk>",
+    "pad_token": "<pad>",
+    "use_fast": False,
+}
 
 
 class ChineseLlamaTokenizer(SentencePieceBackend):
     """SentencePiece-backed Llama tokenizer configured as the Chinese-LLaMA-2 project uses it."""
 
-    vocab_files_names = {"vocab_file": "tokenizer.model"}
-    model_input_names = ["input_ids", "attention_mask"]
+    vocab_files_names: ClassVar[dict[str, str]] = {"vocab_file": "tokenizer.model"}
+    model_input_names: ClassVar[list[str]] = ["input_ids", "attention_mask"]
     padding_side = "left"
 
     def __init__(
@@ -26,7 +47,7 @@ class ChineseLlamaTokenizer(SentencePieceBackend):
         bos_token: str = "<s>",
         eos_token: str = "</s>",
         unk_token: str = "<unk>",
-        pad_token: str | None = None,
+        pad_token: str | None = "<pad>",
         legacy: bool = True,
         **kwargs,
     ) -> None:
@@ -41,3 +62,47 @@ class ChineseLlamaTokenizer(SentencePieceBackend):
             special_tokens_pattern="bos",
             **kwargs,
         )
+
+    def convert_tokens_to_string(self, tokens: list[str]) -> str:
+        """Join pieces as SentencePiece does (``<0xNN>`` bytes become characters again).
+
+        Special tokens are kept as text; as in the fast tokenizer, only the very first piece loses
+        its dummy-prefix space.
+        """
+        specials = set(self.all_special_tokens)
+        out: list[str] = []
+        segment: list[str] = []
+
+        def flush() -> None:
+            if segment:
+                text = self.sp_model.decode_pieces(segment)
+                if out and segment[0].startswith("▁"):
+                    text = " " + text  # sentencepiece strips the leading space of every call
+                out.append(text)
+                segment.clear()
+
+        for token in tokens:
+            if token in specials:
+                flush()
+                out.append(token)
+            else:
+                segment.append(token)
+        flush()
+        return "".join(out)
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """Save so that ``AutoTokenizer.from_pretrained(save_directory)`` rebuilds this exact tokenizer.
+
+        The saved ``tokenizer_class`` is transformers' own ``SentencePieceBackend`` (no remote code
+        needed) and the config carries ``special_tokens_pattern`` and ``legacy``.
+        """
+        saved = super().save_pretrained(save_directory, *args, **kwargs)
+        config_path = os.path.join(str(save_directory), "tokenizer_config.json")
+        with open(config_path, encoding="utf-8") as f:
+            config = json.load(f)
+        config.update(EXACT_TOKENIZER_CONFIG)
+        config.pop("auto_map", None)
+        with open(config_path, "w", encoding="utf-8") as f:
+            json.dump(config, f, indent=2, ensure_ascii=False)
+            f.write("\n")
+        return saved
