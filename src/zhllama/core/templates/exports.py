@@ -23,11 +23,11 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import tempfile
 from pathlib import Path
 
 import yaml
 
+from zhllama.core.files import free_backup_path, write_atomic
 from zhllama.core.templates.jinja import chat_template
 from zhllama.core.templates.model import Template
 from zhllama.errors import TemplateError
@@ -153,22 +153,11 @@ def export_text(template: Template, fmt: str) -> str:
     return _TEXT_EXPORTS[fmt](template)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def write_hf_chat_template(template: Template, model_dir: str | os.PathLike) -> Path:
     """Set ``chat_template`` in ``model_dir/tokenizer_config.json``; return the file's path.
 
-    Every other key is kept; the previous file is kept as ``tokenizer_config.json.bak``; the new
-    file replaces the old one atomically (temp file + ``os.replace``).
+    Every other key is kept; the previous file is kept as ``tokenizer_config.json.bak`` (``.bak2``
+    ... when one exists); the new file replaces the old one atomically.
     """
     folder = Path(model_dir)
     path = folder / "tokenizer_config.json"
@@ -187,9 +176,9 @@ def write_hf_chat_template(template: Template, model_dir: str | os.PathLike) -> 
             ) from exc
         if not isinstance(config, dict):
             raise TemplateError(f"{path} holds a JSON {type(config).__name__}, not an object: fix it first")
-        _atomic_write(folder / "tokenizer_config.json.bak", previous)
+        write_atomic(free_backup_path(path), previous)
     config["chat_template"] = hf_chat_template(template)
-    _atomic_write(path, json.dumps(config, ensure_ascii=False, indent=2) + "\n")
+    write_atomic(path, json.dumps(config, ensure_ascii=False, indent=2) + "\n")
     return path
 
 
@@ -198,5 +187,5 @@ def write_export(template: Template, fmt: str, out: str | os.PathLike) -> Path:
     path = Path(out)
     if not path.parent.is_dir():
         raise TemplateError(f"folder {path.parent} does not exist: create it or choose another --out")
-    _atomic_write(path, export_text(template, fmt))
+    write_atomic(path, export_text(template, fmt))
     return path
