@@ -1,0 +1,115 @@
+"""What a RoPE scaling method is: a pure function ``(params, shape) -> (inv_freq, attention_scaling)``
+plus the metadata a planner needs (its parameters and defaults, whether it depends on the current
+sequence length, which checkpoints it suits, how far it reaches) and, optionally, how to express it
+in each runtime.
+
+Every method module builds one ``RopeMethod``; the built-in plugin registers them through the
+``register_rope_methods`` hook exactly as a third-party plugin would. Nothing here imports torch:
+the compute functions import it when called.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+REQUIRED = object()
+"""Marks a parameter without a default: callers of ``inv_freq`` must give it."""
+
+CHECKPOINT_KINDS = ("none", "linear", "yarn")
+"""How a checkpoint was trained: plain RoPE, position interpolation, YaRN."""
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The model facts a method needs besides its own parameters."""
+
+    head_dim: int
+    base: float
+    max_position_embeddings: int
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a plan is for: the checkpoint as described by ``describe`` and the wanted context."""
+
+    checkpoint: Mapping[str, Any]
+    context: int
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    """One runtime's rendering of a plan: the settings and the caveats a user must read."""
+
+    settings: dict[str, Any]
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RopeMethod:
+    """A RoPE scaling method.
+
+    ``compute(params, shape, seq_len)`` returns ``(inv_freq, attention_scaling)`` with
+    ``inv_freq`` a float32 tensor of ``head_dim // 2`` values; ``seq_len`` is the current length
+    (None means ``shape.max_position_embeddings``). ``params`` lists every parameter with its
+    default (``REQUIRED`` when there is none). ``choose`` turns a ``Target`` into parameters,
+    ``reach`` says how far those parameters carry the checkpoint (and why), and the renderers
+    express the parameters in transformers (a ``rope_parameters`` dict), vLLM and llama.cpp.
+    """
+
+    name: str
+    summary: str
+    compute: Callable[[Mapping[str, Any], Shape, int | None], tuple[Any, float]]
+    params: Mapping[str, Any]
+    depends_on_seq_len: bool
+    checkpoints: frozenset[str] = frozenset(CHECKPOINT_KINDS)
+    choose: Callable[[Target], dict[str, Any]] | None = None
+    reach: Callable[[Target, Mapping[str, Any]], tuple[int, str]] | None = None
+    transformers: Callable[[Mapping[str, Any], Shape], dict[str, Any]] | None = None
+    vllm: Callable[[Mapping[str, Any], Shape, Target], RuntimeSettings] | None = None
+    llama_cpp: Callable[[Mapping[str, Any], Shape, Target], RuntimeSettings] | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def resolve(self, params: Mapping[str, Any] | None) -> dict[str, Any]:
+        """``params`` completed with the defaults; unknown or missing parameters are errors."""
+        from zhllama.errors import RopeScalingError
+
+        given = dict(params or {})
+        unknown = sorted(set(given) - set(self.params))
+        if unknown:
+            raise RopeScalingError(
+                f"rope method {self.name!r} has no parameter(s) {', '.join(unknown)}: "
+                f"it takes {', '.join(self.params) or 'none'}"
+            )
+        resolved = {key: given.get(key, default) for key, default in self.params.items()}
+        missing = sorted(key for key, value in resolved.items() if value is REQUIRED)
+        if missing:
+            raise RopeScalingError(
+                f"rope method {self.name!r} needs {', '.join(missing)}: pass them in params, e.g. "
+                f"{{{', '.join(repr(k) + ': ...' for k in missing)}}}"
+            )
+        return resolved
+
+
+def default_inv_freq(head_dim: int, base: float) -> Any:
+    """Plain RoPE: ``1 / base ** (2i / d)`` in float32, the way transformers computes it."""
+    import torch
+
+    exponents = torch.arange(0, head_dim, 2, dtype=torch.int64).to(dtype=torch.float) / head_dim
+    return 1.0 / (base**exponents)
+
+
+def ntk_base(base: float, alpha: float, head_dim: int) -> float:
+    """NTK-aware base for a stretch ``alpha``: ``b * alpha ** (d / (d - 2))``."""
+    return float(base * alpha ** (head_dim / (head_dim - 2)))
+
+
+def check_factor(name: str, value: Any, what: str = "factor") -> float:
+    """A scaling factor must be a number >= 1 (1 means no scaling)."""
+    from zhllama.errors import RopeScalingError
+
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 1:
+        raise RopeScalingError(
+            f"rope method {name!r}: {what} must be a number >= 1 (1 = no scaling), got {value!r}; "
+            "a factor below 1 would shrink the context instead of extending it"
+        )
+    return float(value)

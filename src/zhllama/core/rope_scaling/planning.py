@@ -1,0 +1,224 @@
+"""``plan(config, target_context, method=None)``: the right RoPE scaling for a checkpoint and a
+target length, rendered for each runtime.
+
+Which method by default: plain-RoPE (4K) checkpoints get ``auto`` (the family's adaptive NTK);
+PI-trained (16K) checkpoints get PI + ``auto``; YaRN-trained (64K) checkpoints get their own
+``yarn``. A method that does not fit the checkpoint (e.g. ``dynamic`` on a PI model, which would
+drop the PI it was trained with) is refused; a target past what the method carries the checkpoint
+is allowed with a ``RopeReachWarning`` that gives the reason.
+"""
+
+import json
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from zhllama.core.rope_scaling.checkpoint import describe
+from zhllama.core.rope_scaling.method import RopeMethod, RuntimeSettings, Shape, Target
+from zhllama.core.rope_scaling.registry import get_method, methods
+from zhllama.errors import RopeScalingError
+
+RUNTIMES = ("transformers", "vllm", "llamacpp", "webui")
+
+
+class RopeReachWarning(UserWarning):
+    """The target length is beyond what the chosen method is known to carry the checkpoint."""
+
+
+@dataclass(frozen=True)
+class RopePlan:
+    """A method with its parameters for one checkpoint and target length; renders each runtime."""
+
+    checkpoint: dict[str, Any]
+    target_context: int
+    method: str
+    params: dict[str, Any]
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def shape(self) -> Shape:
+        ckpt = self.checkpoint
+        return Shape(ckpt["head_dim"], ckpt["rope_theta"], ckpt["max_position_embeddings"])
+
+    @property
+    def _method(self) -> RopeMethod:
+        return get_method(self.method)
+
+    @property
+    def _target(self) -> Target:
+        return Target(self.checkpoint, self.target_context)
+
+    def _unsupported(self, runtime: str) -> RopeScalingError:
+        return RopeScalingError(f"rope method {self.method!r} does not say how to run in {runtime}")
+
+    def transformers(self) -> dict[str, Any]:
+        """The ``rope_parameters`` dict for transformers 5.
+
+        Types named ``zhllama_dynamic_*`` need ``register_transformers_rope_types()`` first
+        (``zhllama.load`` does it).
+        """
+        if self._method.transformers is None:
+            raise self._unsupported("transformers")
+        return self._method.transformers(self.params, self.shape)
+
+    def transformers_config(self) -> dict[str, Any]:
+        """The config attributes to set before the model is built.
+
+        Length-dependent methods keep ``max_position_embeddings`` at the trained length: that is
+        the threshold transformers (and the formulas) measure the current length against.
+        """
+        trained = self.checkpoint["max_position_embeddings"]
+        length = trained if self._method.depends_on_seq_len else max(trained, self.target_context)
+        return {"rope_parameters": self.transformers(), "max_position_embeddings": length}
+
+    def vllm(self) -> dict[str, Any]:
+        """``LLM(...)`` keyword arguments (``hf_overrides``, ``max_model_len``), CLI flags and notes."""
+        if self._method.vllm is None:
+            raise self._unsupported("vLLM")
+        return _with_notes(self._method.vllm(self.params, self.shape, self._target))
+
+    def llama_cpp(self) -> dict[str, Any]:
+        """llama-cpp-python ``Llama(...)`` keyword arguments, the llama.cpp CLI flags, and notes."""
+        if self._method.llama_cpp is None:
+            raise self._unsupported("llama.cpp")
+        return _with_notes(self._method.llama_cpp(self.params, self.shape, self._target))
+
+    def webui(self) -> dict[str, Any]:
+        """What text-generation-webui still honours: the config.json it loads, and the context length.
+
+        webui removed its own rope knobs (alpha_value, rope_freq_base, compress_pos_emb) in 2026,
+        so scaling reaches it only through the model's config: write ``config_json`` into the
+        model's config.json (or let zhllama's webui extension apply it) before loading.
+        """
+        notes = [
+            "text-generation-webui no longer has alpha_value / rope_freq_base / compress_pos_emb: "
+            "merge config_json into the model folder's config.json before loading it with the "
+            "Transformers loader, and set truncation_length in the Parameters tab",
+            "for GGUF models under the llama.cpp loader use the llamacpp settings instead",
+        ]
+        rope_type = self.transformers()["rope_type"]
+        if rope_type.startswith("zhllama_"):
+            notes.append(
+                f"rope type {rope_type!r} exists only once zhllama registers it: enable zhllama's webui "
+                "extension (it calls register_transformers_rope_types() before the model loads)"
+            )
+        return {
+            "settings": {"config_json": self.transformers_config(), "truncation_length": self.target_context},
+            "notes": notes,
+        }
+
+    def runtime(self, name: str) -> dict[str, Any]:
+        """One runtime's settings by name: transformers, vllm, llamacpp or webui."""
+        if name == "transformers":
+            return {"settings": self.transformers_config(), "notes": _transformers_notes(self)}
+        if name == "vllm":
+            return self.vllm()
+        if name in ("llamacpp", "llama_cpp", "llama.cpp"):
+            return self.llama_cpp()
+        if name == "webui":
+            return self.webui()
+        raise RopeScalingError(f"unknown runtime {name!r}: use one of {', '.join(RUNTIMES)}")
+
+    def as_dict(self, runtimes: tuple[str, ...] = RUNTIMES) -> dict[str, Any]:
+        return {
+            "checkpoint": self.checkpoint,
+            "target_context": self.target_context,
+            "method": self.method,
+            "params": self.params,
+            "warnings": list(self.warnings),
+            "runtimes": {name: self.runtime(name) for name in runtimes},
+        }
+
+
+def _with_notes(rendered: RuntimeSettings) -> dict[str, Any]:
+    return {"settings": rendered.settings, "notes": list(rendered.notes)}
+
+
+def _transformers_notes(plan: RopePlan) -> list[str]:
+    if plan.transformers()["rope_type"].startswith("zhllama_"):
+        return [
+            "call zhllama.core.rope_scaling.register_transformers_rope_types() before building the model "
+            "(zhllama.load(path, context=N) does)"
+        ]
+    return []
+
+
+def plan(config: Mapping[str, Any], target_context: int, method: str | None = None) -> RopePlan:
+    """Pick and parametrise a method for ``config`` (a config.json dict) at ``target_context`` tokens.
+
+    Raises ``RopeScalingError`` for an unknown method, a method unfit for the checkpoint, or a
+    target below the trained length; warns (``RopeReachWarning``) past the method's reach.
+    """
+    checkpoint = describe(config)
+    if isinstance(target_context, bool) or not isinstance(target_context, int) or target_context < 1:
+        raise RopeScalingError(f"target context must be a positive number of tokens, got {target_context!r}")
+    trained = checkpoint["trained_length"]
+    if target_context < trained:
+        raise RopeScalingError(
+            f"target context {target_context} is below the checkpoint's trained length {trained}: no scaling "
+            "is needed (and scaling would hurt short prompts); "
+            f"load without a context or ask for >= {trained}"
+        )
+    chosen = get_method(method or checkpoint["recommended_method"])
+    if checkpoint["kind"] not in chosen.checkpoints:
+        fitting = sorted(name for name, m in methods().items() if checkpoint["kind"] in m.checkpoints)
+        raise RopeScalingError(
+            f"rope method {chosen.name!r} does not fit a checkpoint trained with {_kind_text(checkpoint)}: "
+            f"use one of {', '.join(fitting)} (default {checkpoint['recommended_method']!r})"
+        )
+    target = Target(checkpoint, target_context)
+    params = chosen.resolve(chosen.choose(target) if chosen.choose else {})
+    notes: list[str] = []
+    if chosen.reach is not None:
+        reach, reason = chosen.reach(target, params)
+        if target_context > reach:
+            message = (
+                f"{target_context} tokens is beyond what {chosen.name!r} is known to reach "
+                "for this checkpoint "
+                f"({reach} tokens): {reason}. Expect quality to drop."
+            )
+            warnings.warn(message, RopeReachWarning, stacklevel=2)
+            notes.append(message)
+    return RopePlan(checkpoint, target_context, chosen.name, params, tuple(notes))
+
+
+def _kind_text(checkpoint: Mapping[str, Any]) -> str:
+    kind = checkpoint["kind"]
+    if kind == "none":
+        return "plain RoPE"
+    if kind == "linear":
+        return f"position interpolation (factor {checkpoint['factor']:g})"
+    return f"YaRN (factor {checkpoint['factor']:g})"
+
+
+def format_plan(rope_plan: RopePlan, runtimes: tuple[str, ...] = RUNTIMES) -> str:
+    """A human-readable plan: the checkpoint, the method, then each runtime's settings and notes."""
+    ckpt = rope_plan.checkpoint
+    params = ", ".join(
+        f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}"
+        for key, value in rope_plan.params.items()
+    )
+    lines = [
+        f"checkpoint: {_kind_text(ckpt)}, trained length {ckpt['trained_length']}, "
+        f"original length {ckpt['original_length']}, base {ckpt['rope_theta']:g}, "
+        f"head dim {ckpt['head_dim']}",
+        f"target: {rope_plan.target_context} tokens -> method {rope_plan.method} ({params})",
+    ]
+    lines += [f"warning: {text}" for text in rope_plan.warnings]
+    for name in runtimes:
+        rendered = rope_plan.runtime(name)
+        lines.append("")
+        lines.append(f"[{name}]")
+        settings = dict(rendered["settings"])
+        cli = settings.pop("cli", None)
+        for key, value in settings.items():
+            lines.append(f"  {key}: {json.dumps(value, ensure_ascii=False, sort_keys=True)}")
+        if cli:
+            lines.append("  cli: " + " ".join(_quote(part) for part in cli))
+        lines += [f"  note: {text}" for text in rendered["notes"]]
+    return "\n".join(lines)
+
+
+def _quote(part: str) -> str:
+    return f"'{part}'" if any(ch in part for ch in ' {}"') else part
