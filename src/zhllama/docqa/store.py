@@ -1,0 +1,274 @@
+"""The chunk store: one Chroma collection (embedded ``PersistentClient`` or a ``chroma run`` server).
+
+Chroma is the single source of truth: chunk text, citation metadata and vectors live there and
+nowhere else. The BM25 index is *derived* from the collection's documents and cached on local
+disk (``DB/lexical/<generation>/`` for an embedded store, a per-server folder under the user's
+cache for a server), tagged with the collection's ``generation``:
+
+- an ingest marks the collection ``dirty-...`` before its first write and, when done, records a
+  fingerprint of the set of chunk ids (ids are content hashes, so equal sets mean equal content);
+- a reader uses the cached index whose tag equals the recorded generation and whose size equals
+  ``count()``; otherwise (a killed ingest, another writer, a new server) it rebuilds the index
+  from the collection and publishes it with an atomic rename, so concurrent readers never see
+  half an index and any number of processes agree on what is indexed.
+
+``lock()`` serialises writers with a file lock (``DB/.ingest.lock``; for a server, a lock in the
+local cache folder, which serialises the writers of one machine; writers on several machines stay
+correct because ids are deterministic and writes are upserts, but should be run one at a time).
+
+Chroma's default embedding function downloads an ONNX model: collections here are always opened
+with ``embedding_function=None`` and every write and query passes vectors explicitly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlparse
+
+from zhllama.docqa.lexical import LexicalIndex
+from zhllama.errors import DocQAError
+
+DEFAULT_COLLECTION = "docqa"
+SCHEMA = "zhllama-docqa-1"
+_META_EMBEDDING = "zhllama_embedding"
+_META_GENERATION = "zhllama_generation"
+_META_SCHEMA = "zhllama_schema"
+_PAGE = 1000
+
+
+def fingerprint(ids: set[str] | list[str]) -> str:
+    """The generation tag of a collection holding exactly ``ids``."""
+    digest = hashlib.sha256()
+    for chunk_id in sorted(ids):
+        digest.update(chunk_id.encode())
+        digest.update(b"\n")
+    return "ids-" + digest.hexdigest()[:32]
+
+
+def _cache_home() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "zhllama" / "docqa"
+
+
+class Store:
+    """A docqa collection in an embedded Chroma folder (``db``) or on a Chroma server (``url``)."""
+
+    def __init__(
+        self,
+        db: str | os.PathLike | None = None,
+        url: str | None = None,
+        collection: str = DEFAULT_COLLECTION,
+        create: bool = True,
+    ) -> None:
+        if (db is None) == (url is None):
+            raise DocQAError(
+                "give exactly one of --db DIR (an embedded store) or --chroma-url URL (a server)"
+            )
+        import chromadb
+        from chromadb.config import Settings
+
+        settings = Settings(anonymized_telemetry=False)
+        self.collection_name = collection
+        if db is not None:
+            self.db = Path(db).expanduser().resolve()
+            if not create and not (self.db / "chroma").is_dir():
+                raise DocQAError(
+                    f"no docqa store at {str(self.db)!r}: run `zhllama qa ingest PATH --db {db}` first"
+                )
+            self.db.mkdir(parents=True, exist_ok=True)
+            self.location = str(self.db)
+            self.client = chromadb.PersistentClient(path=str(self.db / "chroma"), settings=settings)
+            self.cache_dir = self.db
+        else:
+            parsed = urlparse(url if "://" in url else f"http://{url}")
+            if not parsed.hostname:
+                raise DocQAError(f"--chroma-url {url!r} is not a URL like http://host:8000")
+            port = parsed.port or (443 if parsed.scheme == "https" else 8000)
+            self.db = None
+            self.location = f"{parsed.scheme}://{parsed.hostname}:{port}"
+            try:
+                self.client = chromadb.HttpClient(
+                    host=parsed.hostname, port=port, ssl=parsed.scheme == "https", settings=settings
+                )
+                self.client.heartbeat()
+            except Exception as exc:  # chromadb raises plain ValueError/ConnectionError subclasses here
+                raise DocQAError(f"cannot reach the Chroma server at {self.location}: {exc}") from exc
+            key = hashlib.sha256(f"{self.location}\0{collection}".encode()).hexdigest()[:16]
+            self.cache_dir = _cache_home() / key
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            if create:
+                self.collection = self.client.get_or_create_collection(
+                    collection,
+                    embedding_function=None,
+                    metadata={_META_SCHEMA: SCHEMA},
+                    configuration={"hnsw": {"space": "cosine"}},
+                )
+            else:
+                self.collection = self.client.get_collection(collection, embedding_function=None)
+        except DocQAError:
+            raise
+        except Exception as exc:
+            raise DocQAError(f"cannot open collection {collection!r} at {self.location}: {exc}") from exc
+        self._lexical: LexicalIndex | None = None
+
+    # --- collection metadata -------------------------------------------------------------------
+    def metadata(self) -> dict:
+        fresh = self.client.get_collection(self.collection_name, embedding_function=None)
+        return dict(fresh.metadata or {})
+
+    def _set_metadata(self, **values: str) -> None:
+        metadata = self.metadata()
+        metadata.update({k: v for k, v in values.items() if v is not None})
+        self.collection.modify(metadata=metadata)
+
+    @property
+    def embedding(self) -> str | None:
+        """The encoder name the collection's vectors came from (None for a new, empty collection)."""
+        return self.metadata().get(_META_EMBEDDING)
+
+    def claim_embedding(self, name: str) -> None:
+        """Record ``name`` as the collection's encoder; refuse a different one than it already has."""
+        recorded = self.embedding
+        if recorded is None or self.count() == 0:
+            self._set_metadata(**{_META_EMBEDDING: name})
+        elif recorded != name:
+            raise DocQAError(
+                f"the store at {self.location} was built with embeddings {recorded!r}, not {name!r}: "
+                "ingest with the same --embeddings, or into a new --db / --collection"
+            )
+
+    @property
+    def generation(self) -> str:
+        return str(self.metadata().get(_META_GENERATION, ""))
+
+    def mark_dirty(self) -> None:
+        self._set_metadata(**{_META_GENERATION: f"dirty-{uuid.uuid4().hex}"})
+
+    def mark_clean(self, ids: set[str]) -> str:
+        generation = fingerprint(ids)
+        self._set_metadata(**{_META_GENERATION: generation})
+        return generation
+
+    # --- records --------------------------------------------------------------------------------
+    def count(self) -> int:
+        return self.collection.count()
+
+    def records(self, include: tuple[str, ...] = ("metadatas",)) -> Iterator[tuple[str, str | None, dict]]:
+        """Every ``(id, document or None, metadata)``, paged so a large collection streams."""
+        offset = 0
+        while True:
+            page = self.collection.get(include=list(include), limit=_PAGE, offset=offset)
+            ids = page["ids"]
+            if not ids:
+                return
+            documents = page.get("documents") or [None] * len(ids)
+            metadatas = page.get("metadatas") or [{}] * len(ids)
+            yield from zip(ids, documents, metadatas, strict=True)
+            offset += len(ids)
+
+    def get(self, ids: list[str]) -> dict[str, tuple[str, dict]]:
+        """``id -> (document, metadata)`` for the ids that exist."""
+        found = {}
+        for i in range(0, len(ids), _PAGE):
+            page = self.collection.get(ids=ids[i : i + _PAGE], include=["documents", "metadatas"])
+            for chunk_id, doc, meta in zip(page["ids"], page["documents"], page["metadatas"], strict=True):
+                found[chunk_id] = (doc, meta or {})
+        return found
+
+    def upsert(self, ids: list[str], documents: list[str], metadatas: list[dict], embeddings) -> None:
+        step = max(1, min(self.client.get_max_batch_size(), 1000))
+        for i in range(0, len(ids), step):
+            self.collection.upsert(
+                ids=ids[i : i + step],
+                documents=documents[i : i + step],
+                metadatas=metadatas[i : i + step],
+                embeddings=[list(map(float, row)) for row in embeddings[i : i + step]],
+            )
+
+    def delete(self, ids: list[str]) -> None:
+        for i in range(0, len(ids), _PAGE):
+            self.collection.delete(ids=ids[i : i + _PAGE])
+
+    def query_vectors(self, vector, k: int) -> list[tuple[str, float]]:
+        """Nearest chunks to ``vector`` as ``(id, cosine similarity)``, best first."""
+        n = min(k, self.count())
+        if n <= 0:
+            return []
+        result = self.collection.query(
+            query_embeddings=[list(map(float, vector))], n_results=n, include=["distances"]
+        )
+        return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0], strict=True)]
+
+    # --- writers' lock --------------------------------------------------------------------------
+    @contextmanager
+    def lock(self, timeout: float = 600.0) -> Iterator[None]:
+        """Hold the writers' lock; another ingest waits up to ``timeout`` seconds, then fails clearly."""
+        from filelock import FileLock, Timeout
+
+        lock = FileLock(str(self.cache_dir / ".ingest.lock"))
+        try:
+            lock.acquire(timeout=timeout)
+        except Timeout as exc:
+            raise DocQAError(
+                f"another ingest into {self.location} has held the lock for {timeout:.0f}s; "
+                "wait for it to finish"
+            ) from exc
+        try:
+            yield
+        finally:
+            lock.release()
+
+    # --- the derived lexical index --------------------------------------------------------------
+    @property
+    def lexical_root(self) -> Path:
+        return self.cache_dir / "lexical"
+
+    def lexical_index(self, analyser: str = "bigram") -> LexicalIndex:
+        """The BM25 index matching the collection now: cached in memory or on disk, else rebuilt."""
+        generation, count = self.generation, self.count()
+        if generation.startswith("dirty-") or not generation:
+            generation = fingerprint([i for i, _, _ in self.records(include=())])
+        tag = f"{analyser}-{generation}"
+        cached = self._lexical
+        if cached is not None and cached.generation == tag and len(cached.ids) == count:
+            return cached
+        folder = self.lexical_root / tag
+        if (folder / "chunks.json").is_file():
+            try:
+                index = LexicalIndex.load(folder)
+                if len(index.ids) == count:
+                    self._lexical = index
+                    return index
+            except (OSError, ValueError, KeyError):
+                pass  # a damaged cache is rebuilt below
+        self._lexical = self.rebuild_lexical(analyser, generation)
+        return self._lexical
+
+    def rebuild_lexical(self, analyser: str = "bigram", generation: str | None = None) -> LexicalIndex:
+        """Build the BM25 index from the collection's documents and publish it atomically on disk."""
+        ids, texts = [], []
+        for chunk_id, document, _ in self.records(include=("documents",)):
+            ids.append(chunk_id)
+            texts.append(document or "")
+        tag = f"{analyser}-{generation or fingerprint(ids)}"
+        index = LexicalIndex.build(ids, texts, analyser, tag)
+        self.lexical_root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".building-", dir=self.lexical_root))
+        try:
+            index.save(tmp)
+            os.rename(tmp, self.lexical_root / tag)
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)  # another process published the same tag first
+        for old in self.lexical_root.iterdir():  # keep the newest few; readers holding old ones are fine
+            stale = old.name != tag and old.name.startswith(f"{analyser}-")
+            if stale and (self.lexical_root / tag).exists():
+                shutil.rmtree(old, ignore_errors=True)
+        self._lexical = index
+        return index

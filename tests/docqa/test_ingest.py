@@ -1,0 +1,142 @@
+"""Ingest is idempotent, updates and deletes, survives SIGKILL and concurrent runs."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from zhllama.docqa.ingest import PAUSE_ENV, ingest
+
+from .conftest import write_corpus
+
+
+def _contents(store):
+    return sorted(
+        (i, doc, json.dumps(meta, sort_keys=True))
+        for i, doc, meta in store.records(("documents", "metadatas"))
+    )
+
+
+def test_reingesting_the_same_files_adds_nothing(tmp_path, store, count_tokens, settings, cmrc):
+    write_corpus(tmp_path / "docs", 6, cmrc)
+    first = ingest([tmp_path / "docs"], store, count_tokens, settings)
+    before = _contents(store)
+    second = ingest([tmp_path / "docs"], store, count_tokens, settings)
+    assert first.summary()["added"] == 6
+    assert second.summary() == {"added": 0, "updated": 0, "unchanged": 6, "deleted": 0, "skipped": 0}
+    assert second.chunks_written == 0
+    assert _contents(store) == before
+
+
+def test_changed_files_are_updated_and_removed_files_deleted(tmp_path, store, count_tokens, settings, cmrc):
+    paths = write_corpus(tmp_path / "docs", 4, cmrc)
+    ingest([tmp_path / "docs"], store, count_tokens, settings)
+    paths[0].write_text("全新的内容：珠穆朗玛峰是世界最高峰。", encoding="utf-8")
+    paths[1].unlink()
+    paths[2].write_bytes(b"")
+    report = ingest([tmp_path / "docs"], store, count_tokens, settings)
+    actions = {os.path.basename(f.path): (f.action, f.reason) for f in report.files}
+    assert actions["doc000.txt"] == ("updated", None)
+    assert actions["doc001.txt"][0] == "deleted"
+    assert actions["doc002.txt"][0] == "skipped" and "empty file" in actions["doc002.txt"][1]
+    assert actions["doc003.txt"] == ("unchanged", None)
+    sources = {os.path.basename(m["source"]) for _, _, m in store.records()}
+    assert sources == {"doc000.txt", "doc003.txt"}
+    texts = [d for _, d, m in store.records(("documents", "metadatas")) if m["source"] == str(paths[0])]
+    assert texts == ["全新的内容：珠穆朗玛峰是世界最高峰。"]
+
+
+def test_unreadable_files_are_reported_with_reasons_not_silently_dropped(
+    tmp_path, store, count_tokens, settings
+):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "ok.txt").write_text("有内容。", encoding="utf-8")
+    (docs / "binary.txt").write_bytes(b"\x00\x01\x02\x03binary")
+    (docs / "empty.md").write_bytes(b"")
+    (docs / "movie.mp4").write_bytes(b"\x00\x00\x00\x18ftyp")
+    report = ingest([docs], store, count_tokens, settings)
+    skipped = {os.path.basename(f.path): f.reason for f in report.files if f.action == "skipped"}
+    assert set(skipped) == {"binary.txt", "empty.md", "movie.mp4"}
+    assert all(skipped.values())
+
+
+def _ingest_process(run_cli_env, docs, db, pause=None):
+    env = dict(run_cli_env)
+    if pause:
+        env[PAUSE_ENV] = str(pause)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from zhllama.cli import main; main()",
+            "qa",
+            "ingest",
+            str(docs),
+            "--db",
+            str(db),
+            "--chunk-tokens",
+            "64",
+            "--overlap-tokens",
+            "16",
+            "--json",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _list(run_cli, db):
+    return json.loads(run_cli("qa", "list", "--db", db, "--json").stdout)["files"]
+
+
+def _dump(db, env):
+    code = (
+        "import json, sys; from zhllama.docqa.store import Store; s = Store(db=sys.argv[1], create=False); "
+        "rows = sorted([i, d, m] for i, d, m in s.records(('documents', 'metadatas'))); "
+        "print(json.dumps(rows, sort_keys=True)); "
+        "print(s.generation)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(db)], env=env, capture_output=True, text=True, check=True
+    )
+    return out.stdout
+
+
+def test_an_ingest_killed_with_sigkill_and_rerun_equals_an_uninterrupted_one(
+    tmp_path, cmrc, cli_env, run_cli
+):
+    write_corpus(tmp_path / "docs", 12, cmrc)
+    clean = _ingest_process(cli_env, tmp_path / "docs", tmp_path / "clean")
+    assert clean.wait(timeout=180) == 0
+    killed = _ingest_process(cli_env, tmp_path / "docs", tmp_path / "killed", pause=0.5)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (tmp_path / "killed" / "chroma").exists():
+        time.sleep(0.2)
+    time.sleep(3.0)  # a few files in, mid-way
+    killed.send_signal(signal.SIGKILL)
+    killed.wait(timeout=30)
+    partial = _list(run_cli, tmp_path / "killed")
+    assert 0 < len(partial) < 12, "the kill should land mid-way"
+    rerun = _ingest_process(cli_env, tmp_path / "docs", tmp_path / "killed")
+    assert rerun.wait(timeout=180) == 0
+    assert _list(run_cli, tmp_path / "killed") == _list(run_cli, tmp_path / "clean")
+    assert _dump(tmp_path / "killed", cli_env) == _dump(tmp_path / "clean", cli_env)
+
+
+def test_two_concurrent_ingests_neither_corrupt_nor_duplicate(tmp_path, cmrc, cli_env, run_cli):
+    write_corpus(tmp_path / "docs", 8, cmrc)
+    first = _ingest_process(cli_env, tmp_path / "docs", tmp_path / "db", pause=0.2)
+    second = _ingest_process(cli_env, tmp_path / "docs", tmp_path / "db", pause=0.2)
+    reports = [json.loads(p.communicate(timeout=180)[0]) for p in (first, second)]
+    assert sorted(r["summary"]["added"] for r in reports) == [0, 8]
+    assert sorted(r["summary"]["unchanged"] for r in reports) == [0, 8]
+    files = _list(run_cli, tmp_path / "db")
+    assert len(files) == 8
+    clean = _ingest_process(cli_env, tmp_path / "docs", tmp_path / "clean")
+    assert clean.wait(timeout=180) == 0
+    assert _dump(tmp_path / "db", cli_env) == _dump(tmp_path / "clean", cli_env)
