@@ -1,4 +1,12 @@
-"""The LangChain adapter: the Alpaca-2 chat model, QA and summary runnables."""
+"""The LangChain adapter: ``ChatZhllama`` (the Alpaca-2 chat model on any zhllama backend) and
+LCEL runnables for QA and summaries with upstream's Chinese prompts.
+
+This module is the adapter's plugin and stays light: ``ChatZhllama``, ``qa_chain``,
+``summarize_chain`` and ``ask`` import LangChain on first access (``from
+zhllama.adapters.langchain import ChatZhllama``).
+"""
+
+from typing import Any
 
 from zhllama.adapters import Adapter
 from zhllama.hookspecs import hookimpl
@@ -7,9 +15,29 @@ ADAPTER = Adapter(
     name="langchain",
     module="langchain_core",
     distribution="langchain-core",
-    injects="availability report only (the integration is not built yet)",
+    injects=(
+        "ChatZhllama chat model (Alpaca-2 template on transformers, llama.cpp or an OpenAI-compatible "
+        "server; upstream sampling, stops, streaming, token counts with the model's tokenizer); "
+        "qa_chain and summarize_chain runnables (stuff/refine/map_reduce, upstream Chinese prompts)"
+    ),
     extra="langchain",
 )
+
+_LAZY = {
+    "ChatZhllama": "zhllama.adapters.langchain.chat_model",
+    "qa_chain": "zhllama.adapters.langchain.chains",
+    "summarize_chain": "zhllama.adapters.langchain.chains",
+    "ask": "zhllama.adapters.langchain.chains",
+}
+__all__ = ["ADAPTER", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @hookimpl

@@ -1,0 +1,176 @@
+"""The llama.cpp backend: a GGUF file run by llama-cpp-python in-process.
+
+Why this lives in ``zhllama.backends`` and not under ``adapters/``: llama.cpp is a *runtime* here,
+like torch is for the transformers backend, not an ecosystem zhllama injects itself into; the
+LangChain adapter, docqa and the LlamaIndex adapter all generate through it. ``llama_cpp`` is
+imported only when a backend is built, so ``import zhllama.backends`` stays light.
+
+The prompt goes in as token ids (``create_completion(prompt=list[int])``), built segment by
+segment with llama.cpp's own tokenizer and ``special=False``: typed ``</s>`` stays text. RoPE
+settings come from ``zhllama.core.rope_scaling.plan(...).llama_cpp()``.
+
+Sampling differs from transformers in ways no setting removes: llama.cpp applies its repeat
+penalty only to *generated* tokens within the last ``last_n_tokens_size`` (transformers: to every
+token of prompt and reply), and applies top-k/top-p before the temperature (transformers: after).
+Greedy decoding without a repetition penalty is the same computation in both.
+"""
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from zhllama.backends.prompting import encode_prompt, is_greedy, reply_budget
+from zhllama.backends.protocol import BackendError, Completion, Messages
+from zhllama.backends.reply import ReplyBuilder
+from zhllama.core.sampling import UPSTREAM, Sampling
+from zhllama.core.templates import DEFAULT_TEMPLATE, Template
+from zhllama.core.tokenizer import encode_text
+
+
+class LlamaCppTokenizer:
+    """llama.cpp's tokenizer seen through the small part of the transformers API zhllama uses.
+
+    ``tokenizer(text, add_special_tokens=False)`` gives plain-text ids (no BOS, control strings
+    not parsed), which is what ``encode_messages`` needs for each text run.
+    """
+
+    def __init__(self, llama: Any) -> None:
+        self.llama = llama
+        self.bos_token_id = int(llama.token_bos())
+        self.eos_token_id = int(llama.token_eos())
+        self.unk_token_id = None  # byte fallback: text never becomes <unk>
+
+    def __call__(self, text: str, add_special_tokens: bool = False, **_: Any) -> dict[str, list[int]]:
+        ids = self.llama.tokenize(text.encode("utf-8"), add_bos=add_special_tokens, special=False)
+        return {"input_ids": [int(i) for i in ids]} if text else {"input_ids": []}
+
+
+def llama_cpp_kwargs(
+    model_path: str | os.PathLike, *, context: int | None = None, rope_method: str | None = None
+) -> dict[str, Any]:
+    """``Llama(...)`` keyword arguments for a GGUF: ``n_ctx`` and the RoPE plan's llama.cpp settings.
+
+    Without ``context`` or ``rope_method`` the model runs at its trained length with the RoPE
+    settings in its metadata. Otherwise ``plan(config, context, rope_method).llama_cpp()`` decides,
+    ``config`` being what the GGUF's metadata says about the checkpoint (``read_config``).
+    """
+    from zhllama.core import rope_scaling
+    from zhllama.gguf_export import read_config
+
+    config = read_config(model_path)
+    if context is None and rope_method is None:
+        return {"n_ctx": int(config["max_position_embeddings"])}
+    target = context if context is not None else rope_scaling.describe(config)["trained_length"]
+    return dict(rope_scaling.plan(config, target, rope_method).llama_cpp()["settings"]["kwargs"])
+
+
+class LlamaCppBackend:
+    """Generate with a ``llama_cpp.Llama`` (see ``from_gguf``)."""
+
+    name = "llama.cpp"
+
+    def __init__(self, llama: Any) -> None:
+        self.llama = llama
+        self.tokenizer = LlamaCppTokenizer(llama)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_gguf(
+        cls,
+        model_path: str | os.PathLike,
+        *,
+        context: int | None = None,
+        rope_method: str | None = None,
+        n_threads: int | None = None,
+        verbose: bool = False,
+        **llama_kwargs: Any,
+    ) -> "LlamaCppBackend":
+        """Load ``model_path`` with the context and RoPE settings of ``llama_cpp_kwargs``.
+
+        ``llama_kwargs`` go to ``llama_cpp.Llama`` last and win (e.g. ``n_gpu_layers``).
+        """
+        path = Path(model_path)
+        if not path.is_file():
+            raise BackendError(
+                f"GGUF file {str(path)!r} does not exist: convert a model folder first "
+                "(zhllama gguf export MODEL_DIR OUT.gguf)"
+            )
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise BackendError("llama-cpp-python is not installed: pip install 'zhllama[llamacpp]'") from exc
+        kwargs = llama_cpp_kwargs(path, context=context, rope_method=rope_method)
+        if n_threads is not None:
+            kwargs["n_threads"] = n_threads
+        kwargs.update(llama_kwargs)
+        return cls(Llama(model_path=str(path), verbose=verbose, **kwargs))
+
+    @property
+    def context_window(self) -> int:
+        return int(self.llama.n_ctx())
+
+    def count_tokens(self, text: str) -> int:
+        return len(encode_text(self.tokenizer, text))
+
+    def prompt_ids(self, messages: Messages, template: str | Template = DEFAULT_TEMPLATE) -> list[int]:
+        return encode_prompt(self.tokenizer, messages, template)
+
+    def complete(
+        self,
+        messages: Messages,
+        *,
+        template: str | Template = DEFAULT_TEMPLATE,
+        sampling: Sampling = UPSTREAM,
+        stop: Sequence[str] = (),
+        on_text: Callable[[str], None] | None = None,
+        greedy: bool = False,
+        seed: int | None = None,
+    ) -> Completion:
+        from llama_cpp import StoppingCriteriaList
+
+        ids = self.prompt_ids(messages, template)
+        budget = reply_budget(len(ids), sampling.max_new_tokens, self.context_window)
+        reply = ReplyBuilder(stop, on_text)
+        sampled = 0
+
+        def count(_input_ids: Any, _logits: Any) -> bool:
+            nonlocal sampled
+            sampled += 1
+            return False
+
+        settings: dict[str, Any] = {
+            "temperature": 0.0 if is_greedy(sampling, greedy) else sampling.temperature,
+            "top_k": sampling.top_k,
+            "top_p": sampling.top_p,
+            "min_p": 0.0,  # llama-cpp-python defaults to 0.05; upstream samples without it
+            "typical_p": 1.0,
+            "repeat_penalty": sampling.repetition_penalty,
+        }
+        finish = "length"
+        with self._lock:
+            stream = self.llama.create_completion(
+                prompt=ids,
+                max_tokens=budget,
+                stream=True,
+                seed=seed,
+                stopping_criteria=StoppingCriteriaList([count]),
+                **settings,
+            )
+            try:
+                for chunk in stream:
+                    choice = chunk["choices"][0]
+                    if reply.push(choice["text"]):
+                        break
+                    if choice.get("finish_reason"):
+                        finish = choice["finish_reason"]
+            finally:
+                stream.close()
+        return reply.finish(
+            "stop" if finish == "stop" else "length",
+            prompt_tokens=len(ids),
+            # llama-cpp-python samples one token past max_tokens before it notices the limit
+            completion_tokens=min(sampled, budget),
+            backend=self.name,
+        )

@@ -1,0 +1,150 @@
+"""The in-process backend: a transformers model with zhllama's exact SentencePiece tokenizer.
+
+The prompt goes in as ids from ``encode_messages``; text comes out through an incremental
+decoder that never emits half a character, and stop sequences end ``generate`` through a
+stopping criterion, so nothing past the stop is computed.
+"""
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from zhllama.backends.prompting import encode_prompt, is_greedy, reply_budget
+from zhllama.backends.protocol import Completion, Messages
+from zhllama.backends.reply import ReplyBuilder
+from zhllama.core.sampling import UPSTREAM, Sampling
+from zhllama.core.templates import DEFAULT_TEMPLATE, Template
+from zhllama.core.tokenizer import encode_text
+
+
+class TransformersBackend:
+    """Generate with a loaded transformers model (see ``zhllama.load``).
+
+    ``context_window`` defaults to the config's ``max_position_embeddings``; pass the target length
+    when the model was loaded with a length-dependent RoPE method (``load(path, context=N)`` keeps
+    ``max_position_embeddings`` at the trained length for those).
+    """
+
+    name = "transformers"
+
+    def __init__(self, model: Any, tokenizer: Any, *, context_window: int | None = None) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self._context_window = context_window or int(model.config.max_position_embeddings)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        path: str | os.PathLike,
+        *,
+        dtype: str = "float32",
+        device: str = "cpu",
+        context: int | None = None,
+        rope_method: str | None = None,
+    ) -> "TransformersBackend":
+        """Load a local model folder with ``zhllama.load`` (same arguments) and wrap it."""
+        from zhllama.loading import load
+
+        model, tokenizer = load(path, dtype=dtype, device=device, context=context, rope_method=rope_method)
+        return cls(model, tokenizer, context_window=context)
+
+    @property
+    def context_window(self) -> int:
+        return self._context_window
+
+    def count_tokens(self, text: str) -> int:
+        return len(encode_text(self.tokenizer, text))
+
+    def prompt_ids(self, messages: Messages, template: str | Template = DEFAULT_TEMPLATE) -> list[int]:
+        return encode_prompt(self.tokenizer, messages, template)
+
+    def complete(
+        self,
+        messages: Messages,
+        *,
+        template: str | Template = DEFAULT_TEMPLATE,
+        sampling: Sampling = UPSTREAM,
+        stop: Sequence[str] = (),
+        on_text: Callable[[str], None] | None = None,
+        greedy: bool = False,
+        seed: int | None = None,
+    ) -> Completion:
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList
+
+        ids = self.prompt_ids(messages, template)
+        budget = reply_budget(len(ids), sampling.max_new_tokens, self.context_window)
+        reply = ReplyBuilder(stop, on_text)
+        decoder = _IncrementalDecoder(self.tokenizer, reply)
+
+        class StopWhenReplyStopped(StoppingCriteria):
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+                return torch.full(
+                    (input_ids.shape[0],), reply.stopped, dtype=torch.bool, device=input_ids.device
+                )
+
+        settings: dict[str, Any] = {
+            "max_new_tokens": budget,
+            "repetition_penalty": sampling.repetition_penalty,
+        }
+        if not is_greedy(sampling, greedy):
+            settings.update(temperature=sampling.temperature, top_k=sampling.top_k, top_p=sampling.top_p)
+        input_ids = torch.tensor([ids], device=self.model.device)
+        with self._lock, torch.inference_mode():
+            if seed is not None:
+                torch.manual_seed(seed)
+            output = self.model.generate(
+                input_ids,
+                attention_mask=torch.ones_like(input_ids),
+                do_sample=not is_greedy(sampling, greedy),
+                eos_token_id=self.tokenizer.eos_token_id,
+                pad_token_id=self.tokenizer.pad_token_id,
+                streamer=decoder,
+                stopping_criteria=StoppingCriteriaList([StopWhenReplyStopped()]),
+                **settings,
+            )
+        generated = output[0, len(ids) :].tolist()
+        ended_by_eos = bool(generated) and generated[-1] == self.tokenizer.eos_token_id
+        return reply.finish(
+            "stop" if ended_by_eos else "length",
+            prompt_tokens=len(ids),
+            completion_tokens=len(generated),
+            backend=self.name,
+        )
+
+
+class _IncrementalDecoder:
+    """A transformers streamer that decodes the reply so far and pushes only the new characters.
+
+    Decoding the whole reply each step keeps SentencePiece's spacing and byte-fallback pieces
+    right; text ending in U+FFFD (an incomplete UTF-8 sequence) is held back until it completes.
+    """
+
+    def __init__(self, tokenizer: Any, reply: ReplyBuilder) -> None:
+        self.tokenizer = tokenizer
+        self.reply = reply
+        self.ids: list[int] = []
+        self.sent = 0
+        self.prompt_seen = False
+
+    def put(self, value: Any) -> None:
+        if not self.prompt_seen:  # generate() sends the prompt first
+            self.prompt_seen = True
+            return
+        self.ids.extend(int(i) for i in value.reshape(-1).tolist())
+        self._push(final=False)
+
+    def end(self) -> None:
+        self._push(final=True)
+
+    def _push(self, final: bool) -> None:
+        if self.reply.stopped:
+            return
+        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
+        if not final and text.endswith("\ufffd"):
+            return
+        if len(text) > self.sent:
+            self.reply.push(text[self.sent :])
+            self.sent = len(text)
