@@ -5,6 +5,14 @@ removed).
 vLLM's ``dynamic`` builds one static table at the maximum length and its ``ntk`` is not the NTK-aware
 formula (vllm#41236), so the sequence-length dependent methods are emitted as the custom rope types
 below, which only zhllama's vLLM plugin (``zhllama.adapters.vllm_rope``) understands.
+
+What vLLM 0.33 does with the overrides decides their shape. Its Llama builds one rotary table of
+``max_position_embeddings`` positions (``linear``: times the factor; ``yarn``: original length
+times the factor), and it refuses a ``max_model_len`` above that derived length unless the config
+has a ``model_max_length`` at least as large. So a built-in type raises ``max_position_embeddings``
+to the target (as ``RopePlan.transformers_config`` does), while a custom type keeps the trained
+``max_position_embeddings`` (the threshold its formula measures lengths against), sets
+``model_max_length``, and records in ``max_model_len`` the length its table is built for.
 """
 
 import json
@@ -25,8 +33,13 @@ PLUGIN_NOTE = (
 
 
 def settings(rope_parameters: dict[str, Any], max_model_len: int) -> dict[str, Any]:
-    """Engine keyword arguments plus the equivalent ``vllm serve`` flags."""
-    overrides = {"rope_parameters": rope_parameters}
+    """Engine keyword arguments (``hf_overrides``, ``max_model_len``) plus the ``vllm serve`` flags."""
+    rope = dict(rope_parameters)
+    if rope.get("rope_type") in CUSTOM_ROPE_TYPES.values():
+        rope["max_model_len"] = max_model_len
+        overrides = {"rope_parameters": rope, "model_max_length": max_model_len}
+    else:
+        overrides = {"rope_parameters": rope, "max_position_embeddings": max_model_len}
     return {
         "hf_overrides": overrides,
         "max_model_len": max_model_len,
