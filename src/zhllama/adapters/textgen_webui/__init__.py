@@ -1,4 +1,9 @@
-"""The text-generation-webui adapter: an extension for the Alpaca-2 prompt, sampling and long context."""
+"""The text-generation-webui adapter: an extension for the Alpaca-2 prompt, sampling and long context.
+
+``zhllama webui install WEBUI_DIR`` puts a shim ``script.py`` and the ``Chinese-Alpaca-2``
+instruction template into the checkout (``installer``); the shim re-exports the hooks in
+``extension``. This module stays light: it reports the adapter and imports nothing else.
+"""
 
 from zhllama.adapters import Adapter
 from zhllama.hookspecs import hookimpl
@@ -7,7 +12,11 @@ ADAPTER = Adapter(
     name="textgen_webui",
     module="gradio",
     distribution="gradio",
-    injects="availability report only (the integration is not built yet)",
+    injects=(
+        "webui extension (zhllama webui install): custom_generate_chat_prompt with the alpaca-2 template "
+        "and history truncation, upstream sampling defaults (state_modifier), typed control tokens kept "
+        "as text, RoPE long-context plan on Transformers loads, the Chinese-Alpaca-2 instruction template"
+    ),
     extra="webui",
 )
 

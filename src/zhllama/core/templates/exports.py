@@ -8,10 +8,11 @@ Each ``*_export`` function returns the text a tool reads; ``write_hf_chat_templa
   vLLM's chat endpoint does the same and llama.cpp's converter copies it into GGUF metadata, so
   the template itself must emit ``{{ bos_token }}``.
 - ``vllm``: the same Jinja as a file for ``vllm serve --chat-template FILE``.
-- ``webui``: a text-generation-webui instruction template (``instruction_template: |-``). webui
-  renders it in a sandboxed jinja2 environment without ``bos_token`` and adds BOS itself
-  (``add_bos_token``), and probes it with two assistant messages in a row to learn the text in
-  front of an answer, so this variant emits no BOS and performs no role checks.
+- ``webui``: a text-generation-webui instruction template (``instruction_template: |-``). The 2026
+  webui renders it in a sandboxed jinja2 environment with ``bos_token`` and, in instruct mode,
+  turns its own ``add_bos_token`` off, so the template emits ``{{ bos_token }}`` (earlier webui
+  releases stripped a leading BOS and added their own: the same prompt either way). It performs
+  no role checks: earlier releases probe it with two assistant messages in a row.
 - ``llamacpp``: upstream's ``llama-cli`` interactive flags plus the GGUF ``tokenizer.chat_template``.
 - ``privategpt``: a YAML spec of the exact strings privateGPT's ``_messages_to_prompt`` and
   ``_completion_to_prompt`` must produce.
@@ -53,8 +54,8 @@ def vllm_export(template: Template) -> str:
 
 
 def webui_chat_template(template: Template) -> str:
-    """The instruction-template Jinja for text-generation-webui (no BOS, no role checks)."""
-    return chat_template(template, with_bos=False, strict=False)
+    """The instruction-template Jinja for text-generation-webui (BOS first, no role checks)."""
+    return chat_template(template, with_bos=True, strict=False)
 
 
 def webui_export(template: Template) -> str:
