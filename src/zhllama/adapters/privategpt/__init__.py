@@ -1,4 +1,12 @@
-"""The privateGPT adapter: an Alpaca-2 prompt style and settings profiles for privateGPT."""
+"""The privateGPT adapter: an Alpaca-2 prompt style, settings profiles and a launcher for privateGPT.
+
+privateGPT is an application, not a library (not on PyPI), so zhllama reaches it three ways:
+``prompt_style`` (its prompt-style contract, rendering Alpaca-2 exactly), ``profile``
+(``zhllama privategpt profile``: ``settings-zhllama.yaml`` for the ``openailike`` and ``llamacpp``
+routes, v0.6.x or v1.x schema) and ``launcher`` (``zhllama privategpt run DIR``: installs the style, the
+RoPE plan and, on v1, an LLM mode before privateGPT builds its components). This module stays light:
+nothing here imports privateGPT or LlamaIndex.
+"""
 
 from zhllama.adapters import Adapter
 from zhllama.hookspecs import hookimpl
@@ -7,7 +15,12 @@ ADAPTER = Adapter(
     name="privategpt",
     module="private_gpt",
     distribution="private-gpt",
-    injects="availability report only (the integration is not built yet)",
+    injects=(
+        "Alpaca-2 prompt style (privateGPT's _messages_to_prompt/_completion_to_prompt, exact text); "
+        "settings-zhllama.yaml profiles (openailike against a server applying our chat template, llamacpp "
+        "with our style); launcher that patches v0.6.x's get_prompt_style (+ RoPE plan into LlamaCPP) or "
+        "registers in v1.x's prompt-style and LLM registries"
+    ),
     extra="privategpt",
 )
 
