@@ -63,7 +63,7 @@ class _no_warning:
 
 
 def test_auto_with_transformers_matches_the_upstream_patch_at_prefill(tiny_model_dir):
-    model, _ = zhllama.load(tiny_model_dir, context=4 * TRAINED)
+    model, _ = zhllama.load(tiny_model_dir, context=4 * TRAINED, rope_method="auto")
     assert model.config.rope_parameters["rope_type"] == "zhllama_dynamic_auto"
     prompt = _ids(3 * TRAINED)
     with torch.no_grad():
@@ -162,4 +162,4 @@ def test_bad_rope_requests_are_refused_before_the_model_is_built(tiny_model_dir)
 
 def test_a_target_beyond_reach_loads_with_a_warning(tiny_model_dir):
     with pytest.warns(RopeReachWarning, match="beyond what 'auto'"):
-        zhllama.load(tiny_model_dir, context=8 * TRAINED)
+        zhllama.load(tiny_model_dir, context=8 * TRAINED, rope_method="auto")

@@ -80,7 +80,8 @@ def test_missing_keys_are_named():
     ("config", "target", "method", "rope_type"),
     [
         (CKPT_4K, 4096, "auto", "zhllama_dynamic_auto"),
-        (CKPT_4K, 16384, "auto", "zhllama_dynamic_auto"),
+        (CKPT_4K, 8192, "auto", "zhllama_dynamic_auto"),
+        (CKPT_4K, 16384, "dynamic_yarn", "zhllama_dynamic_yarn"),
         (CKPT_16K, 24576, "auto", "zhllama_dynamic_auto"),
         (CKPT_64K, 65536, "yarn", "yarn"),
     ],
@@ -110,7 +111,7 @@ def test_yarn_checkpoints_map_onto_transformers_native_yarn_without_the_remote_f
 
 
 def test_vllm_gets_hf_overrides_and_a_custom_type_for_adaptive_ntk():
-    rendered = plan(CKPT_4K, 16384).vllm()
+    rendered = plan(CKPT_4K, 16384, method="auto").vllm()
     assert rendered["settings"]["max_model_len"] == 16384
     assert rendered["settings"]["hf_overrides"]["rope_parameters"]["rope_type"] == "zhllama_dynamic_auto"
     assert any("vLLM plugin" in note for note in rendered["notes"])
@@ -119,7 +120,7 @@ def test_vllm_gets_hf_overrides_and_a_custom_type_for_adaptive_ntk():
 
 
 def test_llama_cpp_gets_the_fixed_ntk_base_for_the_target_and_says_so():
-    rendered = plan(CKPT_4K, 16384).llama_cpp()
+    rendered = plan(CKPT_4K, 16384, method="auto").llama_cpp()
     alpha = 16384 / 2048 - 1
     kwargs = rendered["settings"]["kwargs"]
     assert kwargs["rope_freq_base"] == pytest.approx(10000.0 * alpha ** (128 / 126))
