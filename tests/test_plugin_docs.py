@@ -2,9 +2,11 @@
 
 import inspect
 import re
+from pathlib import Path
 
-from conftest import REPO_ROOT
 from zhllama import hookspecs
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def documented_hooks() -> dict[str, str]:

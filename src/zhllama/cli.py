@@ -3,7 +3,10 @@
 import click
 
 from zhllama import __version__
-from zhllama.commands import chat, doctor, rope, template, tokenizer
+from zhllama.commands import chat, doctor, gguf, qa, rope, template, tokenizer, vllm, webui
+from zhllama.commands import eval as eval_command
+from zhllama.commands import privategpt as privategpt_command
+from zhllama.commands import summarize as summarize_command
 from zhllama.errors import ZhllamaError
 
 
@@ -25,6 +28,13 @@ def main() -> None:
 
 main.add_command(chat.command)
 main.add_command(doctor.command)
+main.add_command(eval_command.group)
+main.add_command(gguf.group)
+main.add_command(privategpt_command.group)
+main.add_command(qa.group)
 main.add_command(rope.group)
+main.add_command(summarize_command.command)
 main.add_command(template.group)
 main.add_command(tokenizer.group)
+main.add_command(vllm.group)
+main.add_command(webui.group)

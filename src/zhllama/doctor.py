@@ -30,6 +30,15 @@ def _accelerators() -> dict[str, Any]:
     return found
 
 
+def _kernel_dispatch() -> dict[str, Any]:
+    from zhllama.core.kernels import dispatch
+
+    try:
+        return {"mode": dispatch.mode(), "choices": dispatch.table()}
+    except Exception as exc:  # a bad ZHLLAMA_KERNELS value is reported, not raised, by doctor
+        return {"mode": f"invalid: {exc}", "choices": {}}
+
+
 def _assets() -> dict[str, Any]:
     root = locations.assets_dir()
     model = locations.default_model_dir()
@@ -54,6 +63,7 @@ def report() -> dict[str, Any]:
             name: entry.plugin for name, entry in plugins.registrations("register_rope_methods").items()
         },
         "kernels": {name: entry.plugin for name, entry in plugins.registrations("register_kernels").items()},
+        "kernel_dispatch": _kernel_dispatch(),
         "accelerators": _accelerators(),
         "adapters": [adapter.status() for adapter in plugins.registry("register_adapters").values()],
         **_assets(),
@@ -71,6 +81,10 @@ def format_report(data: dict[str, Any]) -> str:
         lines += [f"  {name:<16} from {plugin}" for name, plugin in entries.items()] or [
             "  (none registered)"
         ]
+    dispatch = data.get("kernel_dispatch", {"mode": "?", "choices": {}})
+    lines += ["", f"kernel dispatch (ZHLLAMA_KERNELS={dispatch['mode']}):"]
+    for where, ops in dispatch["choices"].items():
+        lines.append(f"  {where:<16} " + ", ".join(f"{op}={backend}" for op, backend in ops.items()))
     acc = data["accelerators"]
     devices = ", ".join(acc["cuda_devices"]) or "none"
     lines += [

@@ -23,3 +23,7 @@ class ModelLoadError(ZhllamaError):
 
 class RopeScalingError(ZhllamaError):
     """A RoPE scaling request or a checkpoint's rope settings cannot be honoured as given."""
+
+
+class DocQAError(ZhllamaError):
+    """Document QA cannot ingest, store or retrieve as asked (bad store, model mismatch, lock)."""

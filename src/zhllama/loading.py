@@ -39,6 +39,8 @@ def load(
     device: str = "cpu",
     context: int | None = None,
     rope_method: str | None = None,
+    kernels: bool = False,
+    kv_cache: str = "default",
 ) -> tuple[Any, Any]:
     """Return ``(model, tokenizer)`` for a local model folder.
 
@@ -50,9 +52,20 @@ def load(
     to the config before the model is built (``rope_method`` alone plans for the trained length).
     Without either, a checkpoint's legacy ``rope_scaling`` (the 16K PI and 64K YaRN models) is
     mapped onto transformers' native types, so no remote code is needed.
+
+    ``kernels=True`` patches the model with zhllama's fused kernels for its device and dtype
+    (``zhllama.core.kernels.apply``; ``ZHLLAMA_KERNELS=off`` turns it into a no-op); undo with
+    ``zhllama.core.kernels.revert(model)``.
+
+    ``kv_cache="before_rope"`` makes the model cache keys before RoPE (upstream's
+    ``STORE_KV_BEFORE_ROPE``; see ``zhllama.rope_cache``): with a length-dependent method (``auto``,
+    ``dynamic``, ``dynamic_yarn``) every cached key is then rotated with the current base.
     """
+    from zhllama.rope_cache import check_kv_cache_mode, set_kv_cache_mode
+
     if dtype not in _DTYPES:
         raise ModelLoadError(f"unknown dtype {dtype!r}: use one of {', '.join(_DTYPES)}")
+    check_kv_cache_mode(kv_cache)
     folder = Path(path).expanduser()
     _check_model_folder(folder)
 
@@ -76,6 +89,12 @@ def load(
         raise ModelLoadError(f"could not load the model in {str(folder)!r}: {exc}") from exc
     model.to(device)
     model.eval()
+    if kernels:
+        from zhllama.patching import apply
+
+        apply(model)
+    if kv_cache != "default":
+        set_kv_cache_mode(model, kv_cache)
     return model, tokenizer
 
 

@@ -20,7 +20,11 @@ from zhllama import hookspecs
 from zhllama.errors import PluginError
 
 ENTRY_POINT_GROUP = "zhllama"
-CORE_PLUGINS = ("zhllama.core.templates.builtin", "zhllama.core.rope_scaling.builtin")
+CORE_PLUGINS = (
+    "zhllama.core.templates.builtin",
+    "zhllama.core.rope_scaling.builtin",
+    "zhllama.core.kernels.builtin",
+)
 DEFAULT_PLUGINS = (
     *CORE_PLUGINS,
     "zhllama.adapters.langchain",

@@ -5,7 +5,10 @@ Modules, one concept each: ``encodings`` (decode Chinese text files), ``loading`
 ``lexical`` (BM25), ``dense`` (offline encoders), ``fusion`` (combining rankings), ``store``
 (Chroma, embedded or server, and the derived BM25 index), ``ingest`` (idempotent, resumable),
 ``retrieval`` (``Retriever.retrieve(question, k) -> list[Hit]``), ``budget`` (``context_budget``),
-``tokenizer_path`` (which tokenizer measures chunks).
+``tokenizer_path`` (which tokenizer measures chunks). The answer side: ``models`` (which backend),
+``runner`` (upstream prompts to a backend, measured), ``packing`` (fitting text into a prompt),
+``chains`` (stuff/refine/map-reduce, shared with the LangChain adapter), ``answer``
+(``answer_question``), ``conversation`` (``qa chat``), ``summarize`` (``summarize_file``).
 
 Importing this package imports none of chromadb, bm25s, jieba or opencc; they load on first use.
 """

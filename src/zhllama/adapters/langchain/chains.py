@@ -6,9 +6,9 @@ core) with plain runnables that compose into a user's chain. Every model call is
 message holding an upstream prompt (``zhllama.core.prompts``) filled verbatim; the chat model
 wraps it in the Alpaca-2 template with the default system prompt, exactly as upstream's scripts do.
 
-- ``stuff``: all documents joined by ``document_separator`` into one prompt;
-- ``refine``: the first document with the initial prompt, then one refine step per document;
-- ``map_reduce``: the base prompt on each document (as a batch), then on the joined results.
+The steps (``stuff``, ``refine``, ``map_reduce``) are ``zhllama.docqa.chains``, the framework-free
+orchestration that ``zhllama qa ask`` and ``zhllama summarize`` run too; this module only turns
+each step into a runnable call (map steps as one ``batch``) carrying the caller's config.
 """
 
 from collections.abc import Sequence
@@ -22,10 +22,11 @@ from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 
 from zhllama.core import prompts
 from zhllama.core.prompts import Prompt
+from zhllama.docqa import chains as steps
+from zhllama.docqa.chains import DOCUMENT_SEPARATOR, KINDS
 
 Kind = Literal["stuff", "refine", "map_reduce"]
-KINDS = ("stuff", "refine", "map_reduce")
-DOCUMENT_SEPARATOR = "\n\n"
+__all__ = ["DOCUMENT_SEPARATOR", "KINDS", "Kind", "ask", "qa_chain", "summarize_chain"]
 
 
 def ask(llm: BaseChatModel, prompt: Prompt) -> Runnable:
@@ -38,9 +39,16 @@ def _texts(documents: Sequence[Document | str]) -> list[str]:
     return [doc.page_content if isinstance(doc, Document) else str(doc) for doc in documents]
 
 
-def _check_kind(kind: str) -> None:
-    if kind not in KINDS:
-        raise ValueError(f"unknown chain kind {kind!r}: use one of {', '.join(KINDS)}")
+def _callers(runnables: dict[str, Runnable], config: RunnableConfig) -> tuple[steps.Ask, steps.AskMany]:
+    """``ask``/``ask_many`` for ``zhllama.docqa.chains``: each prompt's runnable, with ``config``."""
+
+    def call(prompt: Prompt, values: Any) -> str:
+        return runnables[prompt.name].invoke(dict(values), config)
+
+    def call_many(prompt: Prompt, values: Any) -> list[str]:
+        return runnables[prompt.name].batch([dict(v) for v in values], config)
+
+    return call, call_many
 
 
 def qa_chain(
@@ -56,12 +64,10 @@ def qa_chain(
     Documents come from the input when given, else from ``retriever.invoke(question)``.
     ``stuff_prompt=prompts.STUFF_QA_PRIVATEGPT`` gives privateGPT's variant.
     """
-    _check_kind(kind)
-    stuff, initial, step = (
-        ask(llm, stuff_prompt),
-        ask(llm, prompts.REFINE_QA_INITIAL),
-        ask(llm, prompts.REFINE_QA_STEP),
-    )
+    steps.check_kind(kind)
+    runnables = {
+        p.name: ask(llm, p) for p in (stuff_prompt, prompts.REFINE_QA_INITIAL, prompts.REFINE_QA_STEP)
+    }
 
     def answer(inputs: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         question = inputs["question"]
@@ -70,17 +76,16 @@ def qa_chain(
             if retriever is None:
                 raise ValueError("qa_chain has no retriever: pass one, or give 'documents' in the input")
             documents = retriever.invoke(question, config)
-        texts = _texts(documents)
-        if kind == "stuff" or not texts:
-            result = stuff.invoke({"context": document_separator.join(texts), "question": question}, config)
-        elif kind == "refine":
-            result = initial.invoke({"context_str": texts[0], "question": question}, config)
-            for text in texts[1:]:
-                values = {"question": question, "existing_answer": result, "context_str": text}
-                result = step.invoke(values, config)
-        else:
-            partial = stuff.batch([{"context": text, "question": question} for text in texts], config)
-            result = stuff.invoke({"context": document_separator.join(partial), "question": question}, config)
+        call, call_many = _callers(runnables, config)
+        result = steps.answer(
+            call,
+            question,
+            _texts(documents),
+            kind,
+            ask_many=call_many,
+            separator=document_separator,
+            stuff_prompt=stuff_prompt,
+        )
         return {"question": question, "answer": result, "documents": list(documents)}
 
     return RunnableLambda(answer, name=f"zhllama_qa_{kind}")
@@ -90,20 +95,13 @@ def summarize_chain(
     llm: BaseChatModel, kind: Kind = "stuff", *, document_separator: str = DOCUMENT_SEPARATOR
 ) -> Runnable:
     """``documents (Documents or strings, or {"documents": [...]}) -> summary text``."""
-    _check_kind(kind)
-    summary, step = ask(llm, prompts.SUMMARY), ask(llm, prompts.SUMMARY_REFINE_STEP)
+    steps.check_kind(kind)
+    runnables = {p.name: ask(llm, p) for p in (prompts.SUMMARY, prompts.SUMMARY_REFINE_STEP)}
 
     def summarize(inputs: Any, config: RunnableConfig) -> str:
         documents = inputs["documents"] if isinstance(inputs, dict) else inputs
         texts = _texts([documents] if isinstance(documents, (str, Document)) else documents)
-        if kind == "stuff" or len(texts) <= 1:
-            return summary.invoke({"text": document_separator.join(texts)}, config)
-        if kind == "refine":
-            result = summary.invoke({"text": texts[0]}, config)
-            for text in texts[1:]:
-                result = step.invoke({"existing_answer": result, "text": text}, config)
-            return result
-        partial = summary.batch([{"text": text} for text in texts], config)
-        return summary.invoke({"text": document_separator.join(partial)}, config)
+        call, call_many = _callers(runnables, config)
+        return steps.summarize(call, texts, kind, ask_many=call_many, separator=document_separator)
 
     return RunnableLambda(summarize, name=f"zhllama_summarize_{kind}")

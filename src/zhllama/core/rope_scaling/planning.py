@@ -6,9 +6,9 @@ up to ``AUTO_UP_TO`` times their trained length and dynamic YaRN beyond (measure
 ``auto``'s perplexity is 18-81% above the best method's on the tiny model while dynamic YaRN
 equals the best, YaRN at the target factor, and still leaves short prompts untouched; see
 docs/long-context.md); PI-trained (16K) checkpoints get PI + ``auto``; YaRN-trained (64K)
-checkpoints get their own ``yarn``. A method that does not fit the checkpoint (e.g. ``dynamic`` on a PI model, which would
-drop the PI it was trained with) is refused; a target past what the method carries the checkpoint
-is allowed with a ``RopeReachWarning`` that gives the reason.
+checkpoints get their own ``yarn``. A method that does not fit the checkpoint (e.g. ``dynamic``
+on a PI model, which would drop the PI it was trained with) is refused; a target past what the
+method carries the checkpoint is allowed with a ``RopeReachWarning`` that gives the reason.
 """
 
 import json
