@@ -4,9 +4,10 @@ import json
 import os
 
 from click.testing import CliRunner
-from tests.docqa.conftest import EXAMPLES
 
 from zhllama.cli import main
+
+from .conftest import EXAMPLES
 
 FAST = ["--max-new-tokens", "6", "--greedy"]
 

@@ -4,13 +4,14 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from tests.docqa.conftest import EXAMPLES
 
 from zhllama.cli import main
 from zhllama.core import prompts
 from zhllama.core.templates import DEFAULT_SYSTEM_PROMPT
 from zhllama.docqa.summarize import summarize_file, summarize_text
 from zhllama.errors import DocQAError
+
+from .conftest import EXAMPLES
 
 
 def alpaca2(instruction: str) -> str:

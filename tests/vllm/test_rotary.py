@@ -49,7 +49,7 @@ def core_table(method: str, params: dict, *, max_position: int, seq_len: int, po
 
 
 def test_auto_ntk_is_a_table_for_the_served_length_with_the_ntk_aware_base(tiny_config):
-    hf = overrides(tiny_config, SERVED_CONTEXT)
+    hf = overrides(tiny_config, SERVED_CONTEXT, "auto")
     rope = hf["rope_parameters"]
     assert rope["rope_type"] == "zhllama_dynamic_auto"
     emb = get_rope(tiny_config["max_position_embeddings"], rope)
@@ -131,7 +131,7 @@ def test_vllms_own_dynamic_type_is_not_the_familys_auto_ntk(tiny_config):
 def test_the_table_follows_the_engines_max_model_len_when_it_differs_from_the_overrides(tiny_config):
     from zhllama.adapters.vllm_rope.rotary import build
 
-    rope = overrides(tiny_config, SERVED_CONTEXT)["rope_parameters"]
+    rope = overrides(tiny_config, SERVED_CONTEXT, "auto")["rope_parameters"]
     emb = build(HEAD_DIM, HEAD_DIM, TRAINED, True, rope, torch.float32, served_max_model_len=2048)
 
     assert emb.cos_sin_cache.shape == (2048, HEAD_DIM)

@@ -91,7 +91,7 @@ def test_cli_prints_the_command_and_writes_the_chat_template(served_model_dir, t
     assert result.exit_code == 0, result.output
     command = shlex.split(result.stdout.strip().splitlines()[-1])
     overrides = json.loads(command[command.index("--hf-overrides") + 1])
-    assert overrides["rope_parameters"]["rope_type"] == "zhllama_dynamic_auto"
+    assert overrides["rope_parameters"]["rope_type"] == "zhllama_dynamic_yarn", "plan's choice at 4x"
     assert command[command.index("--max-model-len") + 1] == str(CONTEXT)
     assert command[command.index("--chat-template") + 1] == str(tmp_path / "alpaca-2.jinja")
     assert (tmp_path / "alpaca-2.jinja").read_text(encoding="utf-8") == vllm_export(get_template("alpaca-2"))

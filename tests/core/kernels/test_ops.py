@@ -34,7 +34,7 @@ def inputs(shape, dtype, seed=0):
 @pytest.mark.parametrize("shape", SHAPES)
 def test_rms_norm_matches_reference(backend, dtype, shape):
     x, _, _ = inputs(shape, dtype)
-    weight = torch.rand(shape[-1]).to(dtype) + 0.5
+    weight = torch.rand(shape[-1], generator=torch.Generator().manual_seed(2)).to(dtype) + 0.5
     want = reference.rms_norm(x.float(), weight.float(), 1e-6)
     close(BACKENDS[backend].rms_norm(x, weight, 1e-6), want, dtype)
 
@@ -44,7 +44,7 @@ def test_rms_norm_matches_reference(backend, dtype, shape):
 @pytest.mark.parametrize("shape", SHAPES)
 def test_add_rms_norm_returns_the_normed_sum_and_the_sum(backend, dtype, shape):
     x, residual, _ = inputs(shape, dtype)
-    weight = torch.rand(shape[-1]).to(dtype) + 0.5
+    weight = torch.rand(shape[-1], generator=torch.Generator().manual_seed(2)).to(dtype) + 0.5
     summed = (x.float() + residual.float()).to(dtype)
     normed, got_sum = BACKENDS[backend].add_rms_norm(x, residual, weight, 1e-5)
     close(got_sum, summed, dtype)
@@ -98,8 +98,8 @@ def test_swiglu_matches_reference_and_can_write_into_the_gate(backend, dtype, sh
 
 def test_reference_rms_norm_is_transformers_llama_rms_norm():
     module = LlamaRMSNorm(96, eps=1e-6)
-    module.weight.data = torch.rand(96) + 0.5
-    x = torch.randn(2, 5, 96)
+    module.weight.data = torch.rand(96, generator=torch.Generator().manual_seed(3)) + 0.5
+    x = torch.randn(2, 5, 96, generator=torch.Generator().manual_seed(4))
     assert torch.equal(reference.rms_norm(x, module.weight, 1e-6), module(x).detach())
 
 

@@ -69,7 +69,12 @@ def _swiglu_into(gate: torch.Tensor, up: torch.Tensor, out: torch.Tensor) -> tor
 
 @cache
 def compiled(name: str) -> Callable[..., Any]:
-    """The compiled form of one of this module's op bodies (compiled once per process)."""
+    """The compiled form of one of this module's op bodies (compiled once per process).
+
+    Not ``fullgraph``: each dtype, and one-token inputs, cost a recompile, and past dynamo's
+    recompile limit (8 per op body) a ``fullgraph`` function fails hard while this one falls back
+    to running the body eagerly: slower, never wrong.
+    """
     bodies = {
         "rms_norm": _rms_norm,
         "add_rms_norm": _add_rms_norm,
@@ -78,7 +83,7 @@ def compiled(name: str) -> Callable[..., Any]:
         "swiglu": _swiglu,
         "swiglu_into": _swiglu_into,
     }
-    return torch.compile(bodies[name], dynamic=True, fullgraph=True)
+    return torch.compile(bodies[name], dynamic=True)
 
 
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
