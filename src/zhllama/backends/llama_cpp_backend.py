@@ -21,12 +21,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from zhllama.backends.prompting import encode_prompt, is_greedy, reply_budget
+from zhllama.backends.prompting import TokenizerBacked, is_greedy, reply_budget
 from zhllama.backends.protocol import BackendError, Completion, Messages
 from zhllama.backends.reply import ReplyBuilder
 from zhllama.core.sampling import UPSTREAM, Sampling
 from zhllama.core.templates import DEFAULT_TEMPLATE, Template
-from zhllama.core.tokenizer import encode_text
 
 
 class LlamaCppTokenizer:
@@ -66,7 +65,7 @@ def llama_cpp_kwargs(
     return dict(rope_scaling.plan(config, target, rope_method).llama_cpp()["settings"]["kwargs"])
 
 
-class LlamaCppBackend:
+class LlamaCppBackend(TokenizerBacked):
     """Generate with a ``llama_cpp.Llama`` (see ``from_gguf``)."""
 
     name = "llama.cpp"
@@ -110,12 +109,6 @@ class LlamaCppBackend:
     @property
     def context_window(self) -> int:
         return int(self.llama.n_ctx())
-
-    def count_tokens(self, text: str) -> int:
-        return len(encode_text(self.tokenizer, text))
-
-    def prompt_ids(self, messages: Messages, template: str | Template = DEFAULT_TEMPLATE) -> list[int]:
-        return encode_prompt(self.tokenizer, messages, template)
 
     def complete(
         self,

@@ -33,18 +33,22 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any, Literal
 
-from zhllama.backends.prompting import encode_prompt, is_greedy, reply_budget, resolve_template
+from zhllama.backends.prompting import (
+    TokenizerBacked,
+    is_greedy,
+    reply_budget,
+    resolve_template,
+)
 from zhllama.backends.protocol import BackendError, Completion, Messages
 from zhllama.backends.reply import ReplyBuilder
 from zhllama.core.sampling import UPSTREAM, Sampling
 from zhllama.core.templates import DEFAULT_TEMPLATE, Template
-from zhllama.core.tokenizer import encode_text
 
 PromptFormat = Literal["ids", "chat", "text"]
 PROMPT_FORMATS = ("ids", "chat", "text")
 
 
-class OpenAICompatibleBackend:
+class OpenAICompatibleBackend(TokenizerBacked):
     """Generate through an OpenAI-compatible server at ``base_url`` (ending in ``/v1``).
 
     ``tokenizer`` is the model's exact tokenizer or a folder holding its ``tokenizer.model``: it
@@ -112,12 +116,6 @@ class OpenAICompatibleBackend:
                     "context_window=N, the server's context size"
                 )
         return self._context_window
-
-    def count_tokens(self, text: str) -> int:
-        return len(encode_text(self.tokenizer, text))
-
-    def prompt_ids(self, messages: Messages, template: str | Template = DEFAULT_TEMPLATE) -> list[int]:
-        return encode_prompt(self.tokenizer, messages, template)
 
     # -- generation ----------------------------------------------------------------------------
     def complete(

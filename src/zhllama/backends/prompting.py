@@ -1,8 +1,11 @@
 """What every backend does before generating: pick the template, encode, fit the context window."""
 
+from typing import Any
+
 from zhllama.backends.protocol import BackendError, Messages
 from zhllama.core.sampling import Sampling
-from zhllama.core.templates import Template, encode_messages, get_template
+from zhllama.core.templates import DEFAULT_TEMPLATE, Template, encode_messages, get_template
+from zhllama.core.tokenizer import encode_text
 
 
 def resolve_template(template: str | Template) -> Template:
@@ -33,3 +36,15 @@ def reply_budget(prompt_tokens: int, max_new_tokens: int, context_window: int) -
 def is_greedy(sampling: Sampling, greedy: bool) -> bool:
     """Greedy when asked, or when the temperature is 0 (the OpenAI and LangChain convention)."""
     return greedy or sampling.temperature <= 0
+
+
+class TokenizerBacked:
+    """Token counting and prompt encoding, the same in every backend: both go through ``self.tokenizer``."""
+
+    tokenizer: Any
+
+    def count_tokens(self, text: str) -> int:
+        return len(encode_text(self.tokenizer, text))
+
+    def prompt_ids(self, messages: Messages, template: str | Template = DEFAULT_TEMPLATE) -> list[int]:
+        return encode_prompt(self.tokenizer, messages, template)

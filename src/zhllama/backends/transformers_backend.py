@@ -10,15 +10,14 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from zhllama.backends.prompting import encode_prompt, is_greedy, reply_budget
+from zhllama.backends.prompting import TokenizerBacked, is_greedy, reply_budget
 from zhllama.backends.protocol import Completion, Messages
 from zhllama.backends.reply import ReplyBuilder
 from zhllama.core.sampling import UPSTREAM, Sampling
 from zhllama.core.templates import DEFAULT_TEMPLATE, Template
-from zhllama.core.tokenizer import encode_text
 
 
-class TransformersBackend:
+class TransformersBackend(TokenizerBacked):
     """Generate with a loaded transformers model (see ``zhllama.load``).
 
     ``context_window`` defaults to the config's ``max_position_embeddings``; pass the target length
@@ -53,12 +52,6 @@ class TransformersBackend:
     @property
     def context_window(self) -> int:
         return self._context_window
-
-    def count_tokens(self, text: str) -> int:
-        return len(encode_text(self.tokenizer, text))
-
-    def prompt_ids(self, messages: Messages, template: str | Template = DEFAULT_TEMPLATE) -> list[int]:
-        return encode_prompt(self.tokenizer, messages, template)
 
     def complete(
         self,

@@ -23,6 +23,7 @@ from pydantic import ConfigDict, Field
 
 from zhllama.adapters.langchain.messages import to_zhllama_messages
 from zhllama.backends import Backend, Completion, GenerationCancelled
+from zhllama.backends.constructors import BackendConstructors
 from zhllama.core.sampling import UPSTREAM, Sampling
 from zhllama.core.templates import DEFAULT_TEMPLATE, encode_messages, get_template
 from zhllama.core.tokenizer import encode_text
@@ -30,7 +31,7 @@ from zhllama.core.tokenizer import encode_text
 _SAMPLING_FIELDS = ("temperature", "top_k", "top_p", "repetition_penalty", "max_new_tokens")
 
 
-class ChatZhllama(BaseChatModel):
+class ChatZhllama(BackendConstructors, BaseChatModel):
     """Chinese-Alpaca-2 as a LangChain chat model.
 
     Build it on a backend (``ChatZhllama(backend=...)``) or with ``from_transformers``,
@@ -52,34 +53,6 @@ class ChatZhllama(BaseChatModel):
     greedy: bool = False
     seed: int | None = None
     stop: list[str] | None = None
-
-    # -- constructors --------------------------------------------------------------------------
-    @classmethod
-    def from_transformers(
-        cls, model_dir: str, *, backend_kwargs: dict | None = None, **fields: Any
-    ) -> "ChatZhllama":
-        """In-process transformers (``zhllama.load(model_dir, **backend_kwargs)``)."""
-        from zhllama.backends import TransformersBackend
-
-        return cls(backend=TransformersBackend.from_pretrained(model_dir, **(backend_kwargs or {})), **fields)
-
-    @classmethod
-    def from_llama_cpp(
-        cls, gguf_path: str, *, backend_kwargs: dict | None = None, **fields: Any
-    ) -> "ChatZhllama":
-        """A GGUF through llama-cpp-python (``LlamaCppBackend.from_gguf(gguf_path, **backend_kwargs)``)."""
-        from zhllama.backends import LlamaCppBackend
-
-        return cls(backend=LlamaCppBackend.from_gguf(gguf_path, **(backend_kwargs or {})), **fields)
-
-    @classmethod
-    def from_openai_compatible(
-        cls, base_url: str, tokenizer: Any, *, backend_kwargs: dict | None = None, **fields: Any
-    ) -> "ChatZhllama":
-        """A server (``OpenAICompatibleBackend(base_url, tokenizer, **backend_kwargs)``)."""
-        from zhllama.backends import OpenAICompatibleBackend
-
-        return cls(backend=OpenAICompatibleBackend(base_url, tokenizer, **(backend_kwargs or {})), **fields)
 
     # -- LangChain's identity ------------------------------------------------------------------
     @property

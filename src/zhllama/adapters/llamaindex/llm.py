@@ -35,6 +35,7 @@ from pydantic import Field
 from zhllama.adapters.llamaindex.prompts import completion_to_prompt, messages_to_prompt, to_zhllama_messages
 from zhllama.adapters.llamaindex.streaming import stream_reply
 from zhllama.backends import Backend, Completion
+from zhllama.backends.constructors import BackendConstructors
 from zhllama.core.sampling import UPSTREAM, Sampling
 from zhllama.core.templates import DEFAULT_TEMPLATE
 from zhllama.errors import TemplateError
@@ -42,7 +43,7 @@ from zhllama.errors import TemplateError
 _SAMPLING_FIELDS = ("temperature", "top_k", "top_p", "repetition_penalty", "max_new_tokens")
 
 
-class ZhllamaLLM(CustomLLM):
+class ZhllamaLLM(BackendConstructors, CustomLLM):
     """Chinese-Alpaca-2 as a LlamaIndex LLM.
 
     Build it on a backend (``ZhllamaLLM(backend=...)``) or with ``from_transformers``,
@@ -68,35 +69,6 @@ class ZhllamaLLM(CustomLLM):
         data.setdefault("messages_to_prompt", partial(messages_to_prompt, template=template))
         data.setdefault("completion_to_prompt", partial(completion_to_prompt, template=template))
         super().__init__(**data)
-
-    # -- constructors --------------------------------------------------------------------------
-    @classmethod
-    def from_transformers(
-        cls, model_dir: str, *, backend_kwargs: dict | None = None, **fields: Any
-    ) -> "ZhllamaLLM":
-        """In-process transformers (``TransformersBackend.from_pretrained(model_dir, **backend_kwargs)``;
-        ``backend_kwargs={"context": N}`` plans RoPE for N tokens and makes N the context window)."""
-        from zhllama.backends import TransformersBackend
-
-        return cls(backend=TransformersBackend.from_pretrained(model_dir, **(backend_kwargs or {})), **fields)
-
-    @classmethod
-    def from_llama_cpp(
-        cls, gguf_path: str, *, backend_kwargs: dict | None = None, **fields: Any
-    ) -> "ZhllamaLLM":
-        """A GGUF through llama-cpp-python (``LlamaCppBackend.from_gguf(gguf_path, **backend_kwargs)``)."""
-        from zhllama.backends import LlamaCppBackend
-
-        return cls(backend=LlamaCppBackend.from_gguf(gguf_path, **(backend_kwargs or {})), **fields)
-
-    @classmethod
-    def from_openai_compatible(
-        cls, base_url: str, tokenizer: Any, *, backend_kwargs: dict | None = None, **fields: Any
-    ) -> "ZhllamaLLM":
-        """A server (``OpenAICompatibleBackend(base_url, tokenizer, **backend_kwargs)``)."""
-        from zhllama.backends import OpenAICompatibleBackend
-
-        return cls(backend=OpenAICompatibleBackend(base_url, tokenizer, **(backend_kwargs or {})), **fields)
 
     @classmethod
     def class_name(cls) -> str:
