@@ -8,8 +8,6 @@ token counting with the model's own tokenizer (LangChain's fallback would downlo
 from the backend.
 """
 
-import queue
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -22,8 +20,9 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import ConfigDict, Field
 
 from zhllama.adapters.langchain.messages import to_zhllama_messages
-from zhllama.backends import Backend, Completion, GenerationCancelled
+from zhllama.backends import Backend, Completion
 from zhllama.backends.constructors import BackendConstructors
+from zhllama.backends.streaming import stream_reply
 from zhllama.core.sampling import UPSTREAM, Sampling
 from zhllama.core.templates import DEFAULT_TEMPLATE, encode_messages, get_template
 from zhllama.core.tokenizer import encode_text
@@ -146,44 +145,15 @@ class ChatZhllama(BackendConstructors, BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         """Yield the reply as it is produced; closing the iterator stops the generation."""
-        converted = to_zhllama_messages(messages)
         settings = self._settings(stop, kwargs)
-        events: queue.Queue = queue.Queue()
-        abandoned = threading.Event()
-
-        def on_text(text: str) -> None:
-            if abandoned.is_set():
-                raise GenerationCancelled
-            events.put(("text", text))
-
-        def work() -> None:
-            try:
-                events.put(("done", self.backend.complete(converted, on_text=on_text, **settings)))
-            except GenerationCancelled:
-                events.put(("cancelled", None))
-            except BaseException as exc:
-                events.put(("error", exc))
-
-        worker = threading.Thread(target=work, name="zhllama-generate", daemon=True)
-        worker.start()
-        try:
-            while True:
-                kind, value = events.get()
-                if kind == "text":
-                    chunk = ChatGenerationChunk(message=AIMessageChunk(content=value))
-                    if run_manager is not None:
-                        run_manager.on_llm_new_token(value, chunk=chunk)
-                    yield chunk
-                elif kind == "done":
-                    yield ChatGenerationChunk(
-                        message=self._message(value, chunk=True),
-                        generation_info={"finish_reason": value.finish_reason},
-                    )
-                    return
-                elif kind == "error":
-                    raise value
-                else:
-                    return
-        finally:
-            abandoned.set()
-            worker.join()
+        for piece in stream_reply(self.backend, to_zhllama_messages(messages), **settings):
+            if isinstance(piece, str):
+                chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
+                if run_manager is not None:
+                    run_manager.on_llm_new_token(piece, chunk=chunk)
+                yield chunk
+            else:
+                yield ChatGenerationChunk(
+                    message=self._message(piece, chunk=True),
+                    generation_info={"finish_reason": piece.finish_reason},
+                )

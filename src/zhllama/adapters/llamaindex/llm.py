@@ -33,9 +33,9 @@ from llama_index.core.llms.custom import CustomLLM
 from pydantic import Field
 
 from zhllama.adapters.llamaindex.prompts import completion_to_prompt, messages_to_prompt, to_zhllama_messages
-from zhllama.adapters.llamaindex.streaming import stream_reply
 from zhllama.backends import Backend, Completion
 from zhllama.backends.constructors import BackendConstructors
+from zhllama.backends.streaming import stream_reply
 from zhllama.core.sampling import UPSTREAM, Sampling
 from zhllama.core.templates import DEFAULT_TEMPLATE
 from zhllama.errors import TemplateError

@@ -1,9 +1,10 @@
 """Run a backend generation in a worker thread and iterate over its text as it is produced.
 
-``Backend.complete`` reports text through a callback; LlamaIndex wants a generator. ``stream_reply``
-bridges the two: it yields each text piece, then the final ``Completion``. Closing the generator early
-(a consumer that stops reading) makes the next callback raise ``GenerationCancelled``, which ends the
-generation on the backend, and waits for the worker.
+``Backend.complete`` reports text through a callback; LangChain's ``_stream`` and LlamaIndex's
+``stream_*`` want a generator. ``stream_reply`` bridges the two: it yields each text piece, then the
+final ``Completion``. Closing the generator early (a consumer that stops reading) makes the next
+callback raise ``GenerationCancelled``, which ends the generation on the backend, and waits for the
+worker.
 """
 
 import queue
@@ -11,7 +12,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from zhllama.backends import Backend, Completion, GenerationCancelled, Messages
+from zhllama.backends.protocol import Backend, Completion, GenerationCancelled, Messages
 
 
 def stream_reply(backend: Backend, messages: Messages, **settings: Any) -> Iterator[str | Completion]:
@@ -32,7 +33,7 @@ def stream_reply(backend: Backend, messages: Messages, **settings: Any) -> Itera
         except BaseException as exc:
             events.put(("error", exc))
 
-    worker = threading.Thread(target=work, name="zhllama-llamaindex-generate", daemon=True)
+    worker = threading.Thread(target=work, name="zhllama-generate", daemon=True)
     worker.start()
     try:
         while True:
