@@ -18,6 +18,8 @@ class Adapter:
     distribution: str
     injects: str
     extra: str
+    install_hint: str | None = None
+    """How to get the ecosystem when ``pip install 'zhllama[EXTRA]'`` is not enough (an application)."""
 
     def importable(self) -> bool:
         """True when the ecosystem's top-level module can be found (it is not imported)."""
@@ -42,5 +44,5 @@ class Adapter:
             "importable": importable,
             "version": self.version() if importable else None,
             "injects": self.injects,
-            "install": f"pip install 'zhllama[{self.extra}]'",
+            "install": self.install_hint or f"pip install 'zhllama[{self.extra}]'",
         }

@@ -18,6 +18,7 @@ ADAPTER = Adapter(
         "as text, RoPE long-context plan on Transformers loads, the Chinese-Alpaca-2 instruction template"
     ),
     extra="webui",
+    install_hint="text-generation-webui is an application: `zhllama webui install WEBUI_DIR` (docs/webui.md)",
 )
 
 
