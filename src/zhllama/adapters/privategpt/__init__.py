@@ -22,7 +22,7 @@ ADAPTER = Adapter(
         "registers in v1.x's prompt-style and LLM registries"
     ),
     extra="privategpt",
-    install_hint="privateGPT is an application: check it out, then `zhllama privategpt run DIR` (docs/privategpt.md)",
+    install_hint="privateGPT is an application: check it out, then `zhllama privategpt run DIR`",
 )
 
 
