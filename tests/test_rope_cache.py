@@ -14,7 +14,7 @@ from transformers import DynamicCache
 
 import zhllama
 from zhllama.core.rope_scaling import RopeScalingError
-from zhllama.rope_cache import (
+from zhllama.patching.kv_before_rope import (
     apply_store_kv_before_rope,
     is_storing_kv_before_rope,
     revert_store_kv_before_rope,

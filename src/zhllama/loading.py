@@ -58,10 +58,11 @@ def load(
     ``zhllama.core.kernels.revert(model)``.
 
     ``kv_cache="before_rope"`` makes the model cache keys before RoPE (upstream's
-    ``STORE_KV_BEFORE_ROPE``; see ``zhllama.rope_cache``): with a length-dependent method (``auto``,
-    ``dynamic``, ``dynamic_yarn``) every cached key is then rotated with the current base.
+    ``STORE_KV_BEFORE_ROPE``; see ``zhllama.patching.kv_before_rope``): with a length-dependent
+    method (``auto``, ``dynamic``, ``dynamic_yarn``) every cached key is then rotated with the
+    current base.
     """
-    from zhllama.rope_cache import check_kv_cache_mode, set_kv_cache_mode
+    from zhllama.patching.kv_before_rope import check_kv_cache_mode, set_kv_cache_mode
 
     if dtype not in _DTYPES:
         raise ModelLoadError(f"unknown dtype {dtype!r}: use one of {', '.join(_DTYPES)}")
