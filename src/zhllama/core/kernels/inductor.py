@@ -20,6 +20,17 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from zhllama.core.kernels import reference
+
+SMALL_ROWS = 16
+"""Below this many rows (tokens x batch; a decode step has one) the compiled call's fixed overhead
+(guards, dispatch) costs more than the fusion saves (docs/kernels.md: 0.3-0.96x at one token), so
+the ops run the plain-torch reference instead: the same contract, computed the same way."""
+
+
+def _rows(x: torch.Tensor) -> int:
+    return x.numel() // max(x.shape[-1], 1)
+
 
 def _rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
     h = x.to(torch.float32)
@@ -88,6 +99,8 @@ def compiled(name: str) -> Callable[..., Any]:
 
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
     """See ``reference.rms_norm``."""
+    if _rows(x) < SMALL_ROWS:
+        return reference.rms_norm(x, weight, eps)
     return compiled("rms_norm")(x, weight, float(eps))
 
 
@@ -95,6 +108,8 @@ def add_rms_norm(
     x: torch.Tensor, residual: torch.Tensor, weight: torch.Tensor, eps: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """See ``reference.add_rms_norm``."""
+    if _rows(x) < SMALL_ROWS:
+        return reference.add_rms_norm(x, residual, weight, eps)
     return compiled("add_rms_norm")(x, residual, weight, float(eps))
 
 
@@ -109,6 +124,13 @@ def rope(
     sin: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """See ``reference.rope``."""
+    if _rows(q) < SMALL_ROWS * q.shape[-3]:  # rows per head: (batch, heads, seq, dim)
+        # float32 math rounded once, as the compiled body does (the reference alone would round its tables)
+        tables = {"cos": cos.float(), "sin": sin.float()} if cos is not None and sin is not None else {}
+        got_q, got_k = reference.rope(
+            q.float(), k.float(), positions=positions, inv_freq=inv_freq, scaling=scaling, **tables
+        )
+        return got_q.to(q.dtype), got_k.to(k.dtype)
     if cos is not None and sin is not None:
         return compiled("rope_tables")(q, k, cos, sin)
     if positions is None or inv_freq is None:
@@ -118,6 +140,8 @@ def rope(
 
 def swiglu(gate: torch.Tensor, up: torch.Tensor, *, out: torch.Tensor | None = None) -> torch.Tensor:
     """See ``reference.swiglu``."""
+    if _rows(gate) < SMALL_ROWS:
+        return reference.swiglu(gate, up, out=out)
     if out is None:
         return compiled("swiglu")(gate, up)
     return compiled("swiglu_into")(gate, up, out)
