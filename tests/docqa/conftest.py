@@ -74,53 +74,8 @@ def write_corpus(folder: Path, count: int, paragraphs) -> list[Path]:
     return paths
 
 
-class RecordingBackend:
-    """The real tiny-model backend, recording each call's messages and exact prompt text.
-
-    ``context_window`` may be set smaller or larger than the model's, to test budgets.
-    """
-
-    def __init__(self, inner, context_window=None):
-        from zhllama.backends import TransformersBackend
-
-        if context_window is not None:  # the same model and tokenizer, another window
-            inner = TransformersBackend(inner.model, inner.tokenizer, context_window=context_window)
-        self.inner = inner
-        self.name = inner.name
-        self.tokenizer = inner.tokenizer
-        self.window = context_window or inner.context_window
-        self.messages: list[list[dict]] = []
-        self.prompts: list[str] = []
-
-    @property
-    def context_window(self):
-        return self.window
-
-    def count_tokens(self, text):
-        return self.inner.count_tokens(text)
-
-    def prompt_ids(self, messages, template="alpaca-2"):
-        return self.inner.prompt_ids(messages, template)
-
-    def complete(self, messages, *, template="alpaca-2", **kwargs):
-        from zhllama.core.templates import get_template
-
-        self.messages.append([dict(m) for m in messages])
-        self.prompts.append(get_template(template).render(messages))
-        completion = self.inner.complete(messages, template=template, **kwargs)
-        assert completion.prompt_tokens + kwargs["sampling"].max_new_tokens <= self.window
-        return completion
-
-
-@pytest.fixture(scope="session")
-def tiny_backend(tiny_model_dir):
-    from zhllama.backends import TransformersBackend
-
-    return TransformersBackend.from_pretrained(tiny_model_dir)
-
-
 @pytest.fixture
-def make_runner(tiny_backend):
+def make_runner(transformers_backend, recording):
     """``make_runner(window=None, max_new_tokens=4) -> PromptRunner`` over a ``RecordingBackend`` (greedy)."""
     from dataclasses import replace
 
@@ -128,7 +83,7 @@ def make_runner(tiny_backend):
     from zhllama.docqa.runner import PromptRunner
 
     def make(window=None, max_new_tokens=4, **kwargs):
-        backend = RecordingBackend(tiny_backend, window)
+        backend = recording(transformers_backend, window)
         return PromptRunner(
             backend, sampling=replace(UPSTREAM, max_new_tokens=max_new_tokens), greedy=True, **kwargs
         )

@@ -2,7 +2,6 @@
 callbacks, token counts with the model's own tokenizer, and upstream's sampling defaults."""
 
 import asyncio
-from pathlib import Path
 
 import pytest
 from langchain_core.callbacks import BaseCallbackHandler
@@ -10,8 +9,6 @@ from langchain_core.language_models import base as language_model_base
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
 from zhllama.adapters.langchain import ChatZhllama
-from zhllama.backends import LlamaCppBackend, OpenAICompatibleBackend
-from zhllama.backends.llama_cpp_server import start_server
 from zhllama.core.sampling import Sampling
 from zhllama.core.templates import encode_messages, get_template
 from zhllama.errors import TemplateError
@@ -160,22 +157,15 @@ def test_messages_the_template_cannot_render_are_refused_clearly(llm):
 
 
 def test_the_same_chat_model_runs_on_llama_cpp_and_on_an_openai_compatible_server(
-    llm, tiny_model_dir, tmp_path_factory, tokenizer_dir
+    llm, llama_cpp_backend, server_backend
 ):
-    from zhllama.gguf_export import export_gguf
-
-    gguf_path = export_gguf(tiny_model_dir, tmp_path_factory.mktemp("gguf") / "tiny.gguf")
     expected = llm.invoke(QUESTION).content
     settings = {"greedy": True, "repetition_penalty": 1.0, "max_new_tokens": 8}
-    on_llama_cpp = ChatZhllama(backend=LlamaCppBackend.from_gguf(gguf_path, n_threads=2), **settings)
+    on_llama_cpp = ChatZhllama(backend=llama_cpp_backend, **settings)
     assert on_llama_cpp.invoke(QUESTION).content == expected
-    with start_server(Path(gguf_path), args=["--n_threads", "2", "--verbose", "False"]) as server:
-        backend = OpenAICompatibleBackend(
-            server.base_url, tokenizer_dir, prompt_format="chat", context_window=256
-        )
-        on_server = ChatZhllama(backend=backend, **settings)
-        assert "".join(chunk.content for chunk in on_server.stream(QUESTION)) == expected
-        assert on_server._llm_type == "zhllama-openai-compatible"
+    on_server = ChatZhllama(backend=server_backend, **settings)
+    assert "".join(chunk.content for chunk in on_server.stream(QUESTION)) == expected
+    assert on_server._llm_type == "zhllama-openai-compatible"
 
 
 def test_the_adapter_reports_what_it_injects():
