@@ -4,7 +4,8 @@ What changes in a patched model (numerically the same, see tests/test_patching.p
 
 - every ``LlamaRMSNorm`` runs ``rms_norm``;
 - each decoder layer fuses its post-attention residual add with ``post_attention_layernorm``
-  (``add_rms_norm``);
+  (``add_rms_norm``), writing the sum into the attention output's buffer (a forward hook that
+  keeps the attention output sees the sum);
 - the rotary embedding no longer builds cos/sin tables: after transformers' own dynamic update
   (so ``dynamic``, ``auto`` and ``dynamic_yarn`` bases follow the sequence as in eager) it hands
   the layers ``RopeAngles(positions, inv_freq, scaling)`` and each attention rotates q and k in
@@ -172,8 +173,14 @@ def _layer_forward(add_rms_norm: Callable[..., Any]) -> Callable[..., torch.Tens
             **kwargs,
         )
         norm = self.post_attention_layernorm
-        fn = reference.add_rms_norm if _needs_grad(hidden_states, norm.weight) else add_rms_norm
-        hidden_states, residual = fn(hidden_states, residual, norm.weight, norm.variance_epsilon)
+        if _needs_grad(hidden_states, norm.weight):
+            hidden_states, residual = reference.add_rms_norm(
+                hidden_states, residual, norm.weight, norm.variance_epsilon
+            )
+        else:  # the attention output is this forward's own: the sum may go into its buffer
+            hidden_states, residual = add_rms_norm(
+                hidden_states, residual, norm.weight, norm.variance_epsilon, in_place=True
+            )
         return residual + self.mlp(hidden_states)
 
     return forward

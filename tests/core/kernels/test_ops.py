@@ -51,6 +51,20 @@ def test_add_rms_norm_returns_the_normed_sum_and_the_sum(backend, dtype, shape):
     close(normed, reference.rms_norm(summed.float(), weight.float(), 1e-5), dtype)
 
 
+@pytest.mark.parametrize("backend", [*BACKENDS, "reference"])
+@pytest.mark.parametrize("shape", [SHAPES[0], SHAPES[-1]])
+def test_add_rms_norm_in_place_writes_the_sum_into_x(backend, shape):
+    """The patched decoder layer gives up its attention output: no fresh buffer for the sum."""
+    module = reference if backend == "reference" else BACKENDS[backend]
+    x, residual, _ = inputs(shape, torch.float32)
+    weight = torch.rand(shape[-1], generator=torch.Generator().manual_seed(2)) + 0.5
+    summed = x + residual
+    normed, got_sum = module.add_rms_norm(x, residual, weight, 1e-5, in_place=True)
+    assert got_sum.data_ptr() == x.data_ptr()
+    close(x, summed, torch.float32)
+    close(normed, reference.rms_norm(summed, weight, 1e-5), torch.float32)
+
+
 def rope_inputs(batch, n_q, n_kv, seq, dim, dtype):
     g = torch.Generator().manual_seed(1)
     # transformers' layout: (batch, heads, seq, dim) views of a (batch, seq, heads, dim) projection
@@ -70,6 +84,8 @@ def test_rope_from_positions_and_inv_freq_needs_no_tables(backend, dtype, shape)
     got_q, got_k = BACKENDS[backend].rope(q, k, positions=positions, inv_freq=inv_freq, scaling=1.2)
     close(got_q, want_q, dtype)
     close(got_k, want_k, dtype)
+    if backend == "inductor":  # written in the projection's (batch, seq, heads, dim) order, as read
+        assert got_q.transpose(1, 2).is_contiguous() and got_k.transpose(1, 2).is_contiguous()
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -111,13 +127,14 @@ def test_reference_rope_is_transformers_apply_rotary_pos_emb():
     assert all(torch.equal(a, b) for a, b in zip(got, want, strict=True))
 
 
-def test_rope_without_positions_or_tables_is_refused():
+@pytest.mark.parametrize("module", [reference, inductor], ids=["reference", "inductor"])
+def test_rope_without_positions_or_tables_is_refused(module):
     q, k, _, _ = rope_inputs(1, 2, 2, 3, 16, torch.float32)
     with pytest.raises(ValueError, match="positions and inv_freq"):
-        reference.rope(q, k)
+        module.rope(q, k)
 
 
-def test_below_small_rows_the_cpu_path_runs_the_reference_not_a_compiled_graph():
+def test_below_small_rows_the_cpu_path_runs_the_op_eagerly_not_a_compiled_graph():
     """One decode step: a compiled call's fixed overhead exceeds what fusing saves (docs/kernels.md)."""
     x = torch.randn(1, inductor.SMALL_ROWS - 1, 64, generator=torch.Generator().manual_seed(5))
     weight = torch.ones(64)

@@ -21,9 +21,10 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
 
 
 def add_rms_norm(
-    x: torch.Tensor, residual: torch.Tensor, weight: torch.Tensor, eps: float
+    x: torch.Tensor, residual: torch.Tensor, weight: torch.Tensor, eps: float, *, in_place: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """See ``reference.add_rms_norm``."""
+    """See ``reference.add_rms_norm``; ``in_place`` is allowed and ignored (Liger returns a new sum,
+    and CUDA's caching allocator makes a fresh buffer cheap)."""
     y, summed = LigerFusedAddRMSNormFunction.apply(x, residual, weight, float(eps), 0.0, "llama", False)
     return y, summed
 

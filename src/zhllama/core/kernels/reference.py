@@ -22,10 +22,14 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
 
 
 def add_rms_norm(
-    x: torch.Tensor, residual: torch.Tensor, weight: torch.Tensor, eps: float
+    x: torch.Tensor, residual: torch.Tensor, weight: torch.Tensor, eps: float, *, in_place: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(rms_norm(x + residual), x + residual)``: the decoder layer's residual add and next norm."""
-    summed = residual + x
+    """``(rms_norm(x + residual), x + residual)``: the decoder layer's residual add and next norm.
+
+    ``in_place=True``: the caller gives ``x`` up, and an implementation may write the sum into it
+    instead of a fresh buffer (this one does; Liger's does not). Use the returned sum either way.
+    """
+    summed = x.add_(residual) if in_place else residual + x
     return rms_norm(summed, weight, eps), summed
 
 

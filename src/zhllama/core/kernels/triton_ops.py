@@ -54,7 +54,7 @@ def _rows(t: torch.Tensor) -> torch.Tensor:
 
 
 def _norm(
-    x: torch.Tensor, residual: torch.Tensor | None, weight: torch.Tensor, eps: float
+    x: torch.Tensor, residual: torch.Tensor | None, weight: torch.Tensor, eps: float, in_place: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     n = x.shape[-1]
     x2 = _rows(x)
@@ -62,7 +62,7 @@ def _norm(
     r2 = s = None
     if residual is not None:
         r2 = _rows(residual)
-        s = torch.empty_like(y)
+        s = x2 if in_place and x.is_contiguous() else torch.empty_like(y)
     _rms_norm_kernel[(x2.shape[0],)](
         x2,
         r2 if r2 is not None else x2,
@@ -88,10 +88,11 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
 
 
 def add_rms_norm(
-    x: torch.Tensor, residual: torch.Tensor, weight: torch.Tensor, eps: float
+    x: torch.Tensor, residual: torch.Tensor, weight: torch.Tensor, eps: float, *, in_place: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """See ``reference.add_rms_norm``."""
-    y, s = _norm(x, residual, weight, eps)
+    """See ``reference.add_rms_norm``; with ``in_place`` the sum goes into ``x`` (each row is read
+    before it is written, in the same program)."""
+    y, s = _norm(x, residual, weight, eps, in_place)
     assert s is not None
     return y, s
 
