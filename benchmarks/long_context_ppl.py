@@ -6,7 +6,7 @@ TRAINING.md says), through ``zhllama.load`` and ``plan``; and whether ``plan``'s
 5% of the best method on the last-slice perplexity. ``--max-windows`` caps the windows per novel
 and length (the whole held-out set is 160,000 tokens per cell).
 
-    .venv/bin/python benchmarks/long_context_ppl.py [--max-windows 1] [--json out.json]
+    .venv/bin/python benchmarks/long_context_ppl.py [--max-windows N] [--json out.json]
 """
 
 import argparse
@@ -29,7 +29,7 @@ def main() -> None:
     parser.add_argument("--model", default=str(ASSETS / "models" / "tiny-zh-llama"))
     parser.add_argument("--lengths", default="256,512,1024,2048,4096")
     parser.add_argument("--methods", default="none,pi,ntk,auto,yarn,dynamic,dynamic_yarn")
-    parser.add_argument("--max-windows", type=int, default=1, help="per novel and length (0: all)")
+    parser.add_argument("--max-windows", type=int, default=0, help="per novel and length (0: all)")
     parser.add_argument("--last", type=int, default=255)
     parser.add_argument("--json", default=None, help="also write the full results here")
     args = parser.parse_args()
