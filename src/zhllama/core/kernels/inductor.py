@@ -36,7 +36,7 @@ from zhllama.core.kernels import reference
 
 SMALL_ROWS = 16
 """Below this many rows (tokens x batch; a decode step has one) the compiled call's fixed overhead
-(guards, dispatch) costs more than the fusion saves (docs/kernels.md: 0.3-0.96x at one token), so
+(guards, dispatch) costs more than the fusion saves (docs/kernels.md: 0.3-0.96x of eager), so
 the op bodies run eagerly instead: the same float32 math, without a graph."""
 
 
