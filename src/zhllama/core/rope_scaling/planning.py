@@ -3,8 +3,8 @@ target length, rendered for each runtime.
 
 Which method by default: plain-RoPE (4K) checkpoints get ``auto`` (the family's adaptive NTK)
 up to ``AUTO_UP_TO`` times their trained length and dynamic YaRN beyond (measured: past 2x,
-``auto``'s perplexity is 18-81% above the best method's on the tiny model while dynamic YaRN
-equals the best, YaRN at the target factor, and still leaves short prompts untouched; see
+``auto``'s last-slice perplexity is 20-82% above the best method's on the tiny model while
+dynamic YaRN is within 2% of it, YaRN at the target factor, and still leaves short prompts untouched; see
 docs/long-context.md); PI-trained (16K) checkpoints get PI + ``auto``; YaRN-trained (64K)
 checkpoints get their own ``yarn``. A method that does not fit the checkpoint (e.g. ``dynamic``
 on a PI model, which would drop the PI it was trained with) is refused; a target past what the
