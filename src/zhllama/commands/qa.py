@@ -4,9 +4,11 @@
 (``zhllama.docqa.answer`` / ``conversation``) with a model from ``model_options``.
 """
 
+import functools
 import json
 import sys
 from collections import defaultdict
+from dataclasses import dataclass, fields
 
 import click
 
@@ -55,32 +57,61 @@ _model_options = [
 ]
 
 
+@dataclass(frozen=True)
+class ModelChoice:
+    """What the model options (``model_options``) of ``qa ask``, ``qa chat`` and ``summarize`` chose."""
+
+    model_dir: str | None
+    gguf: str | None
+    openai_base_url: str | None
+    model_tokenizer: str | None
+    context: int | None
+    max_new_tokens: int | None
+    greedy: bool
+    seed: int | None
+
+    def spec(self):
+        """The ``ModelSpec`` of these options (nothing loaded yet)."""
+        from zhllama.docqa.models import resolve_model
+
+        return resolve_model(
+            self.model_dir, self.gguf, self.openai_base_url, self.model_tokenizer, self.context
+        )
+
+    def runner(self, spec, on_text=None, on_call=None):
+        """Load ``spec``'s model into a ``PromptRunner`` with upstream sampling and these overrides."""
+        from dataclasses import replace
+
+        from zhllama.core.sampling import UPSTREAM
+        from zhllama.docqa.models import open_backend
+        from zhllama.docqa.runner import PromptRunner
+
+        click.secho(f"loading {spec.kind} model {spec.location}", dim=True, err=True)
+        sampling = UPSTREAM
+        if self.max_new_tokens is not None:
+            sampling = replace(UPSTREAM, max_new_tokens=self.max_new_tokens)
+        return PromptRunner(
+            open_backend(spec),
+            sampling=sampling,
+            greedy=self.greedy,
+            seed=self.seed,
+            on_text=on_text,
+            on_call=on_call,
+        )
+
+
 def model_options(function):
+    """Add the model options to a command, which receives them as one ``model: ModelChoice``."""
+    names = [field.name for field in fields(ModelChoice)]
+
+    @functools.wraps(function)
+    def command(*args, **kwargs):
+        chosen = ModelChoice(**{name: kwargs.pop(name) for name in names})
+        return function(*args, model=chosen, **kwargs)
+
     for option in reversed(_model_options):
-        function = option(function)
-    return function
-
-
-def resolve(model_dir, gguf, openai_base_url, model_tokenizer, context):
-    """The ``ModelSpec`` of the model options (nothing loaded yet)."""
-    from zhllama.docqa.models import resolve_model
-
-    return resolve_model(model_dir, gguf, openai_base_url, model_tokenizer, context)
-
-
-def make_runner(spec, max_new_tokens, greedy, seed, on_text=None, on_call=None):
-    """Load the model and wrap it in a ``PromptRunner`` with upstream sampling (and the given overrides)."""
-    from dataclasses import replace
-
-    from zhllama.core.sampling import UPSTREAM
-    from zhllama.docqa.models import open_backend
-    from zhllama.docqa.runner import PromptRunner
-
-    click.secho(f"loading {spec.kind} model {spec.location}", dim=True, err=True)
-    sampling = UPSTREAM if max_new_tokens is None else replace(UPSTREAM, max_new_tokens=max_new_tokens)
-    return PromptRunner(
-        open_backend(spec), sampling=sampling, greedy=greedy, seed=seed, on_text=on_text, on_call=on_call
-    )
+        command = option(command)
+    return command
 
 
 def _ingest_quietly(paths, store, tokenizer):
@@ -319,27 +350,17 @@ def ask_command(
     chain,
     mode,
     ingest_paths,
-    model_dir,
-    gguf,
-    openai_base_url,
-    model_tokenizer,
-    context,
-    max_new_tokens,
-    greedy,
-    seed,
+    model,
     as_json,
 ):
     """Answer QUESTION from the documents in the store, streaming the answer, then list its sources."""
     from zhllama.docqa.answer import answer_question
 
-    spec = resolve(model_dir, gguf, openai_base_url, model_tokenizer, context)
+    spec = model.spec()
     retriever = open_for_answers(db, chroma_url, collection, ingest_paths, spec.tokenizer_folder, mode)
     steps = StepAnnouncer()
-    runner = make_runner(
+    runner = model.runner(
         spec,
-        max_new_tokens,
-        greedy,
-        seed,
         on_text=None if as_json else lambda text: click.echo(text, nl=False),
         on_call=None if as_json else steps.on_call,
     )
@@ -376,29 +397,16 @@ def chat_command(
     chain,
     mode,
     ingest_paths,
-    model_dir,
-    gguf,
-    openai_base_url,
-    model_tokenizer,
-    context,
-    max_new_tokens,
-    greedy,
-    seed,
+    model,
     history_tokens,
     as_json,
 ):
     """Ask about the documents turn by turn: one question per line on stdin (empty line or EOF ends)."""
     from zhllama.docqa.conversation import Conversation
 
-    spec = resolve(model_dir, gguf, openai_base_url, model_tokenizer, context)
+    spec = model.spec()
     retriever = open_for_answers(db, chroma_url, collection, ingest_paths, spec.tokenizer_folder, mode)
-    runner = make_runner(
-        spec,
-        max_new_tokens,
-        greedy,
-        seed,
-        on_text=None if as_json else lambda text: click.echo(text, nl=False),
-    )
+    runner = model.runner(spec, on_text=None if as_json else lambda text: click.echo(text, nl=False))
     conversation = Conversation(retriever, runner, k=k, chain=chain, history_tokens=history_tokens)
     interactive = sys.stdin.isatty()
     while True:

@@ -4,7 +4,7 @@ import json
 
 import click
 
-from zhllama.commands.qa import StepAnnouncer, make_runner, model_options, resolve
+from zhllama.commands.qa import StepAnnouncer, model_options
 
 
 @click.command(name="summarize")
@@ -20,14 +20,7 @@ from zhllama.commands.qa import StepAnnouncer, make_runner, model_options, resol
 @click.option("--json", "as_json", is_flag=True, help="Print the summary, chain and timings as JSON.")
 def command(
     file,
-    model_dir,
-    gguf,
-    openai_base_url,
-    model_tokenizer,
-    context,
-    max_new_tokens,
-    greedy,
-    seed,
+    model,
     chain,
     as_json,
 ):
@@ -36,17 +29,14 @@ def command(
     from zhllama.docqa.summarize import summarize_text
     from zhllama.errors import DocQAError
 
-    spec = resolve(model_dir, gguf, openai_base_url, model_tokenizer, context)
+    spec = model.spec()
     try:
         document = load_document(file)
     except DocQAError as exc:
         raise DocQAError(f"cannot summarize {file}: {exc}") from exc
     steps = StepAnnouncer()
-    runner = make_runner(
+    runner = model.runner(
         spec,
-        max_new_tokens,
-        greedy,
-        seed,
         on_text=None if as_json else lambda text: click.echo(text, nl=False),
         on_call=None if as_json else steps.on_call,
     )
