@@ -178,7 +178,7 @@ def transformers_ppl(folder: Path, method: str, context: int, texts: list[list[i
 
 
 def main() -> int:
-    from zhllama.adapters.vllm_rope.serving import serve_settings
+    from zhllama.adapters.vllm.serving import serve_settings
     from zhllama.core.tokenizer import load_tokenizer
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -40,7 +40,7 @@ def backends(model: Path, cache: Path):
     from zhllama.backends import LlamaCppBackend, TransformersBackend
 
     def gguf():
-        from zhllama.gguf_export import export_gguf
+        from zhllama.checkpoints.gguf import export_gguf
 
         out = cache / f"{model.name}.f32.gguf"
         if not out.is_file():

@@ -21,8 +21,9 @@ HEAVY = (
 
 PROBE = (
     "import json, sys, zhllama, zhllama.cli, zhllama.plugins as p; p.load_plugins(); "
-    "[p.registry(h) for h in ('register_templates', 'register_rope_methods', 'register_kernels', "
-    "'register_adapters')]; print(json.dumps(sorted(m.split('.')[0] for m in sys.modules)))"
+    "from zhllama.core.rope_scaling import methods; from zhllama.core.templates import templates; "
+    "methods(); templates(); p.merged('register_adapters', {}); "
+    "print(json.dumps(sorted(m.split('.')[0] for m in sys.modules)))"
 )
 
 

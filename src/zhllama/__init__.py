@@ -12,12 +12,12 @@ __version__ = "0.1.0"
 __all__ = ["ZhllamaError", "__version__", "load"]
 
 if TYPE_CHECKING:
-    from zhllama.loading import load
+    from zhllama.checkpoints.model_loader import load
 
 
 def __getattr__(name: str) -> Any:
     if name == "load":
-        from zhllama.loading import load
+        from zhllama.checkpoints.model_loader import load
 
         return load
     raise AttributeError(f"module 'zhllama' has no attribute {name!r}")

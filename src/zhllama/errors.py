@@ -21,9 +21,17 @@ class ModelLoadError(ZhllamaError):
     """A model folder cannot be loaded (missing files, hub id offline, remote code)."""
 
 
+class ModelConfigError(ModelLoadError):
+    """A model's ``config.json`` is missing, unreadable, not JSON, or not a JSON object."""
+
+
 class RopeScalingError(ZhllamaError):
     """A RoPE scaling request or a checkpoint's rope settings cannot be honoured as given."""
 
 
 class DocQAError(ZhllamaError):
     """Document QA cannot ingest, store or retrieve as asked (bad store, model mismatch, lock)."""
+
+
+class KernelError(ZhllamaError):
+    """A kernel or a backend was asked for that cannot run here, or a model cannot be patched."""

@@ -1,7 +1,8 @@
 """The plugin hooks of zhllama: markers and specifications, nothing else.
 
 Hooks take a ``register`` callback (the simonw/llm style): a plugin calls it once per thing it
-provides. ``docs/plugins.md`` documents each hook; a test keeps the two in step.
+provides, extending the core's built-in registries (which need no plugin to work).
+``docs/plugins.md`` documents each hook; a test keeps the two in step.
 """
 
 from typing import Any
@@ -20,11 +21,6 @@ def register_templates(register: Any) -> None:
 @hookspec
 def register_rope_methods(register: Any) -> None:
     """Register RoPE scaling methods: call ``register(name, method)`` once per method name."""
-
-
-@hookspec
-def register_kernels(register: Any) -> None:
-    """Register fused kernels: call ``register(name, kernel)`` once per kernel name."""
 
 
 @hookspec

@@ -1,43 +1,88 @@
-"""The plugin manager: built-in plugins, third-party entry points, and the registries they fill.
+"""The plugin manager: the built-in adapters, third-party entry points, and what they register.
 
-Built-in plugins are ordinary modules with ``@hookimpl`` functions, registered from
+The core's own templates and RoPE methods are plain dicts in the core (as transformers'
+``ROPE_INIT_FUNCTIONS``); looking one of them up never loads a plugin. Plugins *extend* those
+registries: ``merged(hook_name, builtins)`` adds what the plugins register through a
+``register_*`` hook, computed once per process (again only after a plugin is registered or
+unregistered).
+
+Built-in adapters are ordinary modules with ``@hookimpl`` functions, registered from
 ``DEFAULT_PLUGINS`` exactly as a third-party plugin is registered from the ``zhllama``
-entry-point group. ``ZHLLAMA_LOAD_PLUGINS=a,b`` limits which plugins load (by entry-point
-name, distribution name, or a built-in's short name such as ``langchain``); the core's own
-plugins (``CORE_PLUGINS``) always load. Loading happens on first use and only once.
+entry-point group. ``ZHLLAMA_LOAD_PLUGINS=a,b`` limits which plugins load (by entry-point name,
+distribution name, or a built-in adapter's module or short name such as ``langchain``). Loading
+happens on first use and only once.
+
+A plugin that fails (it does not import, its hook raises, it registers something unnamed or a
+name that is taken) is reported and skipped: ``problems()`` lists what happened, a
+``PluginWarning`` says it once, and everything else keeps working.
 """
 
 import importlib
 import importlib.metadata
 import os
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pluggy
 
 from zhllama import hookspecs
-from zhllama.errors import PluginError
 
 ENTRY_POINT_GROUP = "zhllama"
-CORE_PLUGINS = (
-    "zhllama.core.templates.builtin",
-    "zhllama.core.rope_scaling.builtin",
-    "zhllama.core.kernels.builtin",
-)
+BUILTIN = "zhllama"
+"""The plugin name of what the core itself provides (its templates and RoPE methods)."""
 DEFAULT_PLUGINS = (
-    *CORE_PLUGINS,
     "zhllama.adapters.langchain",
     "zhllama.adapters.llamaindex",
-    "zhllama.adapters.vllm_rope",
-    "zhllama.adapters.textgen_webui",
+    "zhllama.adapters.vllm",
+    "zhllama.adapters.webui",
     "zhllama.adapters.privategpt",
 )
 
-pm = pluggy.PluginManager("zhllama")
+
+class PluginWarning(UserWarning):
+    """A plugin failed and was skipped; ``zhllama doctor`` lists why."""
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One thing registered through a ``register_*`` hook, and who registered it."""
+
+    name: str
+    value: Any
+    plugin: str
+
+
+class _PluginManager(pluggy.PluginManager):
+    """pluggy's manager; registering or unregistering a plugin forgets the merged registries."""
+
+    def register(self, plugin: Any, name: str | None = None) -> str | None:
+        _merged.clear()
+        return super().register(plugin, name)
+
+    def unregister(self, plugin: Any = None, name: str | None = None) -> Any:
+        _merged.clear()
+        return super().unregister(plugin, name)
+
+
+_merged: dict[str, dict[str, Registration]] = {}
+_problems: list[str] = []
+_loaded = False
+
+pm = _PluginManager("zhllama")
 pm.add_hookspecs(hookspecs)
 
-_loaded = False
+
+def _report(problem: str) -> None:
+    if problem not in _problems:
+        _problems.append(problem)
+        warnings.warn(problem, PluginWarning, stacklevel=3)
+
+
+def problems() -> list[str]:
+    """What went wrong with plugins so far in this process (each was skipped)."""
+    return list(_problems)
 
 
 def _allow_list() -> set[str] | None:
@@ -47,23 +92,16 @@ def _allow_list() -> set[str] | None:
     return {name.strip() for name in value.split(",") if name.strip()}
 
 
-def _short_name(module_name: str) -> str:
-    return module_name.rsplit(".", 1)[-1]
-
-
 def load_plugins() -> None:
-    """Register the built-in and installed plugins once per process."""
+    """Register the built-in adapters and the installed plugins, once per process."""
     global _loaded
     if _loaded:
         return
     _loaded = True
     allowed = _allow_list()
     for module_name in DEFAULT_PLUGINS:
-        if (
-            allowed is not None
-            and module_name not in CORE_PLUGINS
-            and not {module_name, _short_name(module_name)} & allowed
-        ):
+        short = module_name.rsplit(".", 1)[-1]
+        if allowed is not None and not {module_name, short} & allowed:
             continue
         if pm.get_plugin(module_name) is None:
             pm.register(importlib.import_module(module_name), module_name)
@@ -74,70 +112,87 @@ def load_plugins() -> None:
         if pm.get_plugin(entry_point.name) is not None:
             continue
         try:
-            plugin = entry_point.load()
+            pm.register(entry_point.load(), entry_point.name)
         except Exception as exc:
-            raise PluginError(
-                f"plugin {entry_point.name!r} from {distribution!r} failed to import: {exc}. "
-                f"Fix or uninstall it, or leave it out with ZHLLAMA_LOAD_PLUGINS."
-            ) from exc
-        pm.register(plugin, entry_point.name)
+            _report(
+                f"plugin {entry_point.name!r} from {distribution!r} failed to import and was skipped: "
+                f"{exc}. Fix or uninstall it, or leave it out with ZHLLAMA_LOAD_PLUGINS."
+            )
 
 
-@dataclass(frozen=True)
-class Registration:
-    """One thing a plugin registered through a ``register_*`` hook."""
-
-    name: str
-    value: Any
-    plugin: str
-
-
-def registrations(hook_name: str) -> dict[str, Registration]:
-    """Collect what every plugin registers through the register-callback hook ``hook_name``.
-
-    A callback takes ``register(obj)`` (named by ``obj.name``) or ``register(name, obj)``.
-    Two plugins registering the same name is an error that names both.
-    """
-    load_plugins()
-    found: dict[str, Registration] = {}
+def _collect(hook_name: str, found: dict[str, Registration]) -> None:
+    """Add every plugin's registrations through ``hook_name`` to ``found``; failures are skipped."""
     for impl in getattr(pm.hook, hook_name).get_hookimpls():
-        plugin_name = pm.get_name(impl.plugin) or repr(impl.plugin)
+        plugin = pm.get_name(impl.plugin) or repr(impl.plugin)
+        own: dict[str, Registration] = {}
 
-        def register(*args: Any, _plugin: str = plugin_name) -> None:
+        def register(*args: Any, _plugin: str = plugin, _own: dict = own) -> None:
             if len(args) == 1:
                 name, value = getattr(args[0], "name", None), args[0]
             elif len(args) == 2:
                 name, value = args
             else:
-                raise PluginError(
-                    f"{hook_name}: register() takes (obj) or (name, obj), got {len(args)} arguments"
-                )
+                raise TypeError(f"register() takes (obj) or (name, obj), got {len(args)} arguments")
             if not isinstance(name, str) or not name:
-                raise PluginError(f"plugin {_plugin!r} registered an unnamed object through {hook_name}")
+                raise TypeError(f"registered an unnamed {type(value).__name__}")
+            _own[name] = Registration(name, value, _plugin)
+
+        try:
+            impl.function(register=register)
+        except Exception as exc:
+            _report(f"plugin {plugin!r} failed in {hook_name} and was skipped: {exc}")
+            continue
+        for name, entry in own.items():
             if name in found:
-                raise PluginError(
+                _report(
                     f"{name!r} is registered twice through {hook_name}: by {found[name].plugin!r} and by "
-                    f"{_plugin!r}. Rename one or leave a plugin out with ZHLLAMA_LOAD_PLUGINS."
+                    f"{plugin!r}; the second was skipped. Rename one, or leave a plugin out with "
+                    "ZHLLAMA_LOAD_PLUGINS."
                 )
-            found[name] = Registration(name, value, _plugin)
-
-        impl.function(register=register)
-    return found
+                continue
+            found[name] = entry
 
 
-def registry(hook_name: str) -> dict[str, Any]:
-    """``registrations`` reduced to name -> registered object."""
-    return {name: entry.value for name, entry in registrations(hook_name).items()}
+def merged(
+    hook_name: str, builtins: Mapping[str, Any], check: Callable[[Any], bool] | None = None
+) -> dict[str, Registration]:
+    """``builtins`` (plugin ``"zhllama"``) plus what plugins register through ``hook_name``.
+
+    Computed once and cached. ``check(value)`` rejects a registration of the wrong kind (it is
+    reported and skipped). A plugin's name that clashes with a built-in or another plugin's is
+    reported and skipped: the first registration keeps the name.
+    """
+    if hook_name not in _merged:
+        load_plugins()
+        found = {name: Registration(name, value, BUILTIN) for name, value in builtins.items()}
+        _collect(hook_name, found)
+        if check is not None:
+            for name, entry in list(found.items()):
+                if entry.plugin != BUILTIN and not check(entry.value):
+                    _report(
+                        f"plugin {entry.plugin!r} registered {name!r} through {hook_name} as a "
+                        f"{type(entry.value).__name__}, which is not what the hook takes; it was skipped"
+                    )
+                    del found[name]
+        _merged[hook_name] = found
+    return dict(_merged[hook_name])
 
 
 def first_result(hook_name: str, **kwargs: Any) -> Any:
-    """Call a ``firstresult`` selector hook once plugins are loaded."""
+    """Call a ``firstresult`` selector hook; a plugin that raises is reported and gives no answer."""
     load_plugins()
-    hook: Callable[..., Any] = getattr(pm.hook, hook_name)
-    return hook(**kwargs)
+    for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):
+        try:
+            answer = impl.function(**kwargs)
+        except Exception as exc:
+            _report(f"plugin {pm.get_name(impl.plugin)!r} failed in {hook_name} and was skipped: {exc}")
+            continue
+        if answer is not None:
+            return answer
+    return None
 
 
 def plugin_names() -> list[str]:
-    """Names of the registered plugins, built-in first."""
+    """Names of the registered plugins, built-in adapters first."""
     load_plugins()
     return [name for name, _ in pm.list_name_plugin()]

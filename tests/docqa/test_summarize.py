@@ -11,8 +11,6 @@ from zhllama.core.templates import DEFAULT_SYSTEM_PROMPT
 from zhllama.docqa.summarize import summarize_file, summarize_text
 from zhllama.errors import DocQAError
 
-from .conftest import EXAMPLES
-
 
 def alpaca2(instruction: str) -> str:
     return f"[INST] <<SYS>>\n{DEFAULT_SYSTEM_PROMPT}\n<</SYS>>\n\n{instruction} [/INST]"
@@ -23,10 +21,10 @@ def long_text(cmrc):
     return "\n".join(p["context"] for p in cmrc[:2])  # about 650 tokens
 
 
-def test_a_short_document_is_summarised_in_one_stuff_call(make_runner):
+def test_a_short_document_is_summarised_in_one_stuff_call(make_runner, examples_dir):
     runner = make_runner()
-    summary = summarize_file(EXAMPLES / "茶叶-gbk.txt", runner)
-    text = (EXAMPLES / "茶叶-gbk.txt").read_bytes().decode("gb18030").strip()
+    summary = summarize_file(examples_dir / "茶叶-gbk.txt", runner)
+    text = (examples_dir / "茶叶-gbk.txt").read_bytes().decode("gb18030").strip()
     assert summary.chain == "stuff" and summary.calls == 1 and summary.encoding == "gb18030"
     assert runner.backend.prompts == [alpaca2(prompts.SUMMARY.fill(text=text))]
 
@@ -61,13 +59,13 @@ def test_refine_uses_the_upstream_refine_step(make_runner, long_text):
 
 
 def test_stuff_on_a_document_that_does_not_fit_says_what_to_use(make_runner, long_text):
-    with pytest.raises(DocQAError, match="--chain map_reduce or refine"):
+    with pytest.raises(DocQAError, match="`chain` map_reduce or refine"):
         summarize_text(long_text, make_runner(), "stuff")
 
 
-def test_summarize_command_streams_and_reports_json(tmp_path):
+def test_summarize_command_streams_and_reports_json(tmp_path, examples_dir):
     result = CliRunner().invoke(
-        main, ["summarize", str(EXAMPLES / "长城.md"), "--json", "--max-new-tokens", "6", "--greedy"]
+        main, ["summarize", str(examples_dir / "长城.md"), "--json", "--max-new-tokens", "6", "--greedy"]
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)

@@ -8,6 +8,8 @@ chat model, the docqa answer step and the LlamaIndex LLM are thin layers over it
 - ``TransformersBackend.from_pretrained(model_dir, context=..., rope_method=...)`` (in-process)
 - ``LlamaCppBackend.from_gguf(path, context=..., rope_method=...)`` (llama-cpp-python)
 - ``OpenAICompatibleBackend(base_url, tokenizer, prompt_format="ids"|"chat"|"text")``
+- ``resolve_model(model=..., gguf=..., openai_base_url=...)`` / ``open_backend(spec)``: which one;
+- ``generate_reply(model, tokenizer, messages)``: one reply from a ``zhllama.load`` pair.
 
 Importing this package imports no runtime (torch, llama_cpp): each loads when a backend is built.
 """
@@ -15,8 +17,9 @@ Importing this package imports no runtime (torch, llama_cpp): each loads when a 
 from zhllama.backends.llama_cpp_backend import LlamaCppBackend
 from zhllama.backends.openai_compatible import OpenAICompatibleBackend
 from zhllama.backends.protocol import Backend, BackendError, Completion, GenerationCancelled, Messages
+from zhllama.backends.selection import ModelSpec, open_backend, resolve_model
 from zhllama.backends.stops import StopFilter
-from zhllama.backends.transformers_backend import TransformersBackend
+from zhllama.backends.transformers_backend import TransformersBackend, generate_reply
 
 __all__ = [
     "Backend",
@@ -25,7 +28,11 @@ __all__ = [
     "GenerationCancelled",
     "LlamaCppBackend",
     "Messages",
+    "ModelSpec",
     "OpenAICompatibleBackend",
     "StopFilter",
     "TransformersBackend",
+    "generate_reply",
+    "open_backend",
+    "resolve_model",
 ]

@@ -17,15 +17,12 @@ Greedy decoding without a repetition penalty is the same computation in both.
 
 import os
 import threading
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from zhllama.backends.prompting import TokenizerBacked, is_greedy, reply_budget
-from zhllama.backends.protocol import BackendError, Completion, Messages
+from zhllama.backends.base import BackendBase, GenerationRequest
+from zhllama.backends.protocol import BackendError, FinishReason
 from zhllama.backends.reply import ReplyBuilder
-from zhllama.core.sampling import UPSTREAM, Sampling
-from zhllama.core.templates import DEFAULT_TEMPLATE, Template
 
 
 class LlamaCppTokenizer:
@@ -55,17 +52,17 @@ def llama_cpp_kwargs(
     settings in its metadata. Otherwise ``plan(config, context, rope_method).llama_cpp()`` decides,
     ``config`` being what the GGUF's metadata says about the checkpoint (``read_config``).
     """
+    from zhllama.checkpoints.gguf import read_config
     from zhllama.core import rope_scaling
-    from zhllama.gguf_export import read_config
 
     config = read_config(model_path)
     if context is None and rope_method is None:
         return {"n_ctx": int(config["max_position_embeddings"])}
-    target = context if context is not None else rope_scaling.describe(config)["trained_length"]
+    target = context if context is not None else rope_scaling.describe(config).trained_length
     return dict(rope_scaling.plan(config, target, rope_method).llama_cpp()["settings"]["kwargs"])
 
 
-class LlamaCppBackend(TokenizerBacked):
+class LlamaCppBackend(BackendBase):
     """Generate with a ``llama_cpp.Llama`` (see ``from_gguf``)."""
 
     name = "llama.cpp"
@@ -110,22 +107,9 @@ class LlamaCppBackend(TokenizerBacked):
     def context_window(self) -> int:
         return int(self.llama.n_ctx())
 
-    def complete(
-        self,
-        messages: Messages,
-        *,
-        template: str | Template = DEFAULT_TEMPLATE,
-        sampling: Sampling = UPSTREAM,
-        stop: Sequence[str] = (),
-        on_text: Callable[[str], None] | None = None,
-        greedy: bool = False,
-        seed: int | None = None,
-    ) -> Completion:
+    def _generate(self, request: GenerationRequest, reply: ReplyBuilder) -> tuple[FinishReason, int, int]:
         from llama_cpp import StoppingCriteriaList
 
-        ids = self.prompt_ids(messages, template)
-        budget = reply_budget(len(ids), sampling.max_new_tokens, self.context_window)
-        reply = ReplyBuilder(stop, on_text)
         sampled = 0
 
         def count(_input_ids: Any, _logits: Any) -> bool:
@@ -133,8 +117,9 @@ class LlamaCppBackend(TokenizerBacked):
             sampled += 1
             return False
 
+        sampling = request.sampling
         settings: dict[str, Any] = {
-            "temperature": 0.0 if is_greedy(sampling, greedy) else sampling.temperature,
+            "temperature": 0.0 if request.greedy else sampling.temperature,
             "top_k": sampling.top_k,
             "top_p": sampling.top_p,
             "min_p": 0.0,  # llama-cpp-python defaults to 0.05; upstream samples without it
@@ -144,10 +129,10 @@ class LlamaCppBackend(TokenizerBacked):
         finish = "length"
         with self._lock:
             stream = self.llama.create_completion(
-                prompt=ids,
-                max_tokens=budget,
+                prompt=request.ids,
+                max_tokens=request.max_tokens,
                 stream=True,
-                seed=seed,
+                seed=request.seed,
                 stopping_criteria=StoppingCriteriaList([count]),
                 **settings,
             )
@@ -160,10 +145,6 @@ class LlamaCppBackend(TokenizerBacked):
                         finish = choice["finish_reason"]
             finally:
                 stream.close()
-        return reply.finish(
-            "stop" if finish == "stop" else "length",
-            prompt_tokens=len(ids),
-            # llama-cpp-python samples one token past max_tokens before it notices the limit
-            completion_tokens=min(sampled, budget),
-            backend=self.name,
-        )
+        # llama-cpp-python samples one token past max_tokens before it notices the limit
+        completion_tokens = min(sampled, request.max_tokens)
+        return ("stop" if finish == "stop" else "length"), len(request.ids), completion_tokens

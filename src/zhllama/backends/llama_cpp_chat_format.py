@@ -35,8 +35,8 @@ def chat_handler(template_name: str) -> Any:
     """A llama-cpp-python ``LlamaChatCompletionHandler`` for a zhllama template."""
     from llama_cpp import llama_chat_format
 
+    from zhllama.backends.base import encode_prompt
     from zhllama.backends.llama_cpp_backend import LlamaCppTokenizer
-    from zhllama.backends.prompting import encode_prompt
 
     def handler(
         *,

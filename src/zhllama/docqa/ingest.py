@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from zhllama.docqa.dense import Encoder, HashedBigramEncoder
-from zhllama.docqa.loading import Document, UnreadableFileError, discover, load_document
+from zhllama.docqa.documents import Document, UnreadableFileError, discover, load_document
 from zhllama.docqa.normalisation import NORMALISATION_VERSION
 from zhllama.docqa.splitting import Chunk, SplitSettings, TokenCounter, split_text
 from zhllama.docqa.store import Store, fingerprint

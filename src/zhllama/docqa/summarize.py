@@ -15,12 +15,12 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from zhllama.core import prompts
 from zhllama.docqa import chains
 from zhllama.docqa.chains import DOCUMENT_SEPARATOR
-from zhllama.docqa.loading import load_document
+from zhllama.docqa.documents import Document, UnreadableFileError, load_document
 from zhllama.docqa.packing import group
 from zhllama.docqa.runner import PromptRunner
 from zhllama.docqa.splitting import split_text
@@ -79,7 +79,7 @@ def summarize_text(
     if chain == "stuff" and whole > limit:
         raise DocQAError(
             f"the document takes a {whole}-token prompt but this model leaves {limit} tokens for one: "
-            "use --chain map_reduce or refine, or a model with a longer context"
+            "use `chain` map_reduce or refine, or a model with a longer context"
         )
     kind = chain if chain != "auto" else ("stuff" if whole <= limit else "map_reduce")
 
@@ -139,13 +139,30 @@ def summarize_text(
     )
 
 
+def read_document(path: str | os.PathLike) -> Document:
+    """``path`` read with docqa's loader; an unreadable file is a ``DocQAError`` naming it and why."""
+    try:
+        return load_document(path)
+    except UnreadableFileError as exc:
+        raise DocQAError(f"cannot summarize {path}: {exc}") from exc
+
+
+def summarize_document(
+    document: Document,
+    runner: PromptRunner,
+    chain: str = "auto",
+    on_chain: Callable[[str, int], None] | None = None,
+) -> Summary:
+    """``summarize_text`` of a loaded document, the summary naming its file and encoding."""
+    summary = summarize_text(document.text, runner, chain, on_chain)
+    return replace(summary, source=str(document.path), encoding=document.encoding)
+
+
 def summarize_file(
     path: str | os.PathLike,
     runner: PromptRunner,
     chain: str = "auto",
     on_chain: Callable[[str, int], None] | None = None,
 ) -> Summary:
-    """Load ``path`` with docqa's loader (``UnreadableFileError`` says why not) and summarise it."""
-    document = load_document(path)
-    summary = summarize_text(document.text, runner, chain, on_chain)
-    return Summary(**{**summary.__dict__, "source": str(document.path), "encoding": document.encoding})
+    """Load ``path`` (``read_document``) and summarise it."""
+    return summarize_document(read_document(path), runner, chain, on_chain)

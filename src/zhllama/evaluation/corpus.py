@@ -32,7 +32,7 @@ def read_corpus(
     or a ``tail_tokens`` that is not a positive integer.
     """
     if not paths:
-        raise ZhllamaError("no evaluation data: pass at least one UTF-8 text file (--data FILE)")
+        raise ZhllamaError("no evaluation data: pass at least one UTF-8 text file (`data`)")
     if tail_tokens is not None and (isinstance(tail_tokens, bool) or int(tail_tokens) < 1):
         raise ZhllamaError(f"tail_tokens must be a positive number of tokens, got {tail_tokens!r}")
     streams = []
@@ -74,6 +74,6 @@ def cut_windows(
         longest = max((len(s.ids) for s in streams), default=0)
         raise ZhllamaError(
             f"no {length}-token window fits the evaluation data (longest file: {longest} tokens): "
-            "give more text or shorter --lengths"
+            "give more text or shorter `lengths`"
         )
     return windows

@@ -64,7 +64,7 @@ def parse_lengths(text: str | list[int]) -> list[int]:
             raise ZhllamaError(f"window length {length} is too short: a window needs at least 2 tokens")
         lengths.append(length)
     if not lengths:
-        raise ZhllamaError("no window lengths given: e.g. --lengths 256,512,1024")
+        raise ZhllamaError("no window lengths given: e.g. `lengths` 256,512,1024")
     return sorted(set(lengths))
 
 
@@ -77,7 +77,7 @@ def rope_request(method: str, config: Mapping[str, Any], length: int) -> dict[st
 
     parse_methods([method])
     rope_method = EVAL_METHODS[method]
-    if rope_method is None or length <= describe(config)["trained_length"]:
+    if rope_method is None or length <= describe(config).trained_length:
         return {}
     return {"context": int(length), "rope_method": rope_method}
 
@@ -88,7 +88,7 @@ def plan_choice(config: Mapping[str, Any], length: int) -> str:
 
     from zhllama.core.rope_scaling import RopeReachWarning, describe, plan
 
-    if length <= describe(config)["trained_length"]:
+    if length <= describe(config).trained_length:
         return "none"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RopeReachWarning)

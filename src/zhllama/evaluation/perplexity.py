@@ -64,7 +64,7 @@ def perplexity(losses: Sequence[Any], last: int) -> Perplexity:
     if short < last:
         raise ZhllamaError(
             f"the last slice ({last} positions) is longer than a window's {short} predictions: "
-            f"use --last {short} or longer windows"
+            f"use `last` {short} or longer windows"
         )
     total = sum(float(loss.sum()) for loss in losses)
     count = sum(len(loss) for loss in losses)

@@ -95,16 +95,17 @@ def run_perplexity(
     """
     import torch
 
+    from zhllama.checkpoints.model_loader import check_model_folder, load
+    from zhllama.core.model_config import read_model_config
     from zhllama.core.rope_scaling import describe
     from zhllama.core.tokenizer.model_file import load_processor, resolve_model_file
-    from zhllama.loading import _check_model_folder, load
 
     lengths = parse_lengths(lengths)
     methods = parse_methods(methods)
     folder = Path(model_dir).expanduser()
-    _check_model_folder(folder)
-    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    trained = describe(config)["trained_length"]
+    check_model_folder(folder)
+    config = read_model_config(folder)
+    trained = describe(config).trained_length
     last = lengths[0] - 1 if last is None else last
     if isinstance(last, bool) or not isinstance(last, int) or not 1 <= last <= lengths[0] - 1:
         raise ZhllamaError(

@@ -171,6 +171,6 @@ def test_the_same_chat_model_runs_on_llama_cpp_and_on_an_openai_compatible_serve
 def test_the_adapter_reports_what_it_injects():
     from zhllama import plugins
 
-    status = plugins.registry("register_adapters")["langchain"].status()
+    status = plugins.merged("register_adapters", {})["langchain"].value.status()
     assert status["importable"] is True
     assert "ChatZhllama" in status["injects"] and "qa_chain" in status["injects"]

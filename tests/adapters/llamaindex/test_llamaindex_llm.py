@@ -20,7 +20,7 @@ def test_complete_sends_the_alpaca_2_prompt_and_matches_the_backend(backend, rec
     direct = backend.complete(
         [{"role": "user", "content": "中国的首都是哪里？"}],
         greedy=True,
-        sampling=llm._settings({})["sampling"],
+        sampling=llm.generation_settings({})["sampling"],
     )
     assert recorder.prompts == [completion_to_prompt("中国的首都是哪里？")]
     assert response.text == direct.text

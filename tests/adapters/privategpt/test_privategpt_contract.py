@@ -90,7 +90,7 @@ def test_v1_llamacpp_profile_names_the_mode_the_launcher_registers(tmp_path: Pat
 
 
 def test_llamacpp_profile_needs_a_gguf():
-    with pytest.raises(PrivateGPTError, match=r"--model PATH\.gguf"):
+    with pytest.raises(PrivateGPTError, match=r"`mode` llamacpp needs `model`, a GGUF file"):
         profile_settings("llamacpp")
 
 

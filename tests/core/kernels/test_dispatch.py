@@ -68,7 +68,7 @@ def test_kernel_loads_the_chosen_implementation(cuda_machine):
 
 
 def test_doctor_shows_the_dispatch_choice(cuda_machine):
-    from zhllama import doctor
+    from zhllama.cli import doctor
 
     text = doctor.format_report(doctor.report())
     assert "kernel dispatch (ZHLLAMA_KERNELS=auto)" in text

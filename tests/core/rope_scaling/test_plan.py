@@ -36,31 +36,31 @@ CKPT_64K = {
 
 def test_describe_reads_each_shipped_spelling():
     plain, pi, yarn = describe(CKPT_4K), describe(CKPT_16K), describe(CKPT_64K)
-    assert (plain["kind"], plain["trained_length"], plain["factor"], plain["usable_length"]) == (
+    assert (plain.kind, plain.trained_length, plain.factor, plain.usable_length) == (
         "none",
         4096,
         1.0,
         16384,
     )
-    assert (pi["method"], pi["factor"], pi["trained_length"], pi["original_length"]) == (
+    assert (pi.kind, pi.factor, pi.trained_length, pi.original_length) == (
         "linear",
         4.0,
         16384,
         4096,
     )
-    assert (yarn["method"], yarn["factor"], yarn["original_length"], yarn["usable_length"]) == (
+    assert (yarn.kind, yarn.factor, yarn.original_length, yarn.usable_length) == (
         "yarn",
         16.0,
         4096,
         65536,
     )
-    assert yarn["head_dim"] == 128
+    assert yarn.head_dim == 128
     modern = {
         **LLAMA_7B,
         "max_position_embeddings": 16384,
         "rope_parameters": {"rope_type": "linear", "factor": 4.0},
     }
-    assert describe(modern)["method"] == "linear"
+    assert describe(modern).kind == "linear"
 
 
 def test_conflicting_rope_scaling_and_rope_parameters_are_refused():

@@ -1,17 +1,18 @@
-"""The template registry: built-ins arrive through the plugin hook like third-party templates."""
+"""The template registry: the built-in templates in a plain dict, plugins' templates merged in."""
 
 import pytest
 
 from zhllama import plugins
 from zhllama.core.templates import Template, get_template, list_templates
-from zhllama.errors import TemplateError
+from zhllama.core.templates.builtin import BUILTIN_TEMPLATES
+from zhllama.errors import ModelConfigError, TemplateError
 
 
-def test_builtins_are_registered_through_the_register_templates_hook():
-    registrations = plugins.registrations("register_templates")
+def test_builtins_come_from_zhllama_itself_in_the_merged_registry():
+    registered = plugins.merged("register_templates", BUILTIN_TEMPLATES)
     for name in ("alpaca-2", "alpaca-2-long", "alpaca", "llama-2-chat"):
-        assert registrations[name].plugin == "zhllama.core.templates.builtin"
-        assert registrations[name].value is get_template(name)
+        assert registered[name].plugin == plugins.BUILTIN
+        assert registered[name].value is get_template(name)
 
 
 def test_list_templates_returns_every_template_sorted_by_name():
@@ -78,12 +79,30 @@ def test_a_malformed_template_is_rejected_when_defined(fields, fragment):
         Template(**{**base, **fields})
 
 
-def test_a_llama_checkpoint_gets_alpaca_2_through_the_choose_template_hook(tiny_model_dir, tmp_path):
-    from zhllama.core.templates import template_for_model
+def test_the_family_rule_tells_the_generations_apart_by_vocabulary(tiny_model_dir, tmp_path):
+    from zhllama.core.templates import template_for_config, template_for_model
 
-    assert template_for_model(tiny_model_dir) == "alpaca-2"
+    assert template_for_model(tiny_model_dir) == "alpaca-2", "55,296 pieces: Chinese-Alpaca-2"
+    assert template_for_config({"model_type": "llama", "vocab_size": 49954}) == "alpaca"
     (tmp_path / "config.json").write_text('{"model_type": "mistral"}')
     assert template_for_model(tmp_path) == "alpaca-2", "no plugin claims it: the default"
     (tmp_path / "config.json").write_text("{not json")
-    with pytest.raises(TemplateError, match=r"not valid JSON.*fix or restore"):
+    with pytest.raises(ModelConfigError, match=r"not valid JSON.*restore"):
         template_for_model(tmp_path)
+
+
+def test_a_plugins_choose_template_answer_comes_first():
+    from zhllama.core.templates import template_for_config
+
+    class Chooser:
+        @plugins.hookspecs.hookimpl
+        def choose_template(self, config):
+            return "llama-2-chat" if config.get("vocab_size") == 32000 else None
+
+    chooser = Chooser()
+    plugins.pm.register(chooser, "chooser")
+    try:
+        assert template_for_config({"vocab_size": 32000}) == "llama-2-chat"
+        assert template_for_config({"vocab_size": 55296}) == "alpaca-2"
+    finally:
+        plugins.pm.unregister(chooser)

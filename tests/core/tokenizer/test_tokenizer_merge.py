@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from zhllama.commands.tokenizer import group
+from zhllama.cli.tokenizer import group
 from zhllama.core.tokenizer import load_tokenizer
 from zhllama.core.tokenizer.merge import merge_models
 from zhllama.errors import TokenizerError

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from zhllama.commands.tokenizer import group
+from zhllama.cli.tokenizer import group
 from zhllama.core.tokenizer.runtime_check import check_folder, fix_folder, load_as_runtimes_do
 from zhllama.core.tokenizer.samples import BUILTIN_SENTENCES
 from zhllama.errors import TokenizerError

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from zhllama.commands.tokenizer import group
+from zhllama.cli.tokenizer import group
 from zhllama.core.tokenizer.stats import tokenizer_stats
 from zhllama.errors import TokenizerError
 

@@ -6,10 +6,7 @@ This module is the adapter's plugin and stays light: ``ChatZhllama``, ``qa_chain
 zhllama.adapters.langchain import ChatZhllama``).
 """
 
-from typing import Any
-
-from zhllama.adapters import Adapter
-from zhllama.hookspecs import hookimpl
+from zhllama.adapters import Adapter, adapter_hook, lazy_exports
 
 ADAPTER = Adapter(
     name="langchain",
@@ -31,15 +28,6 @@ _LAZY = {
 }
 __all__ = ["ADAPTER", *_LAZY]
 
+__getattr__ = lazy_exports(__name__, _LAZY)
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-@hookimpl
-def register_adapters(register) -> None:
-    register(ADAPTER)
+register_adapters = adapter_hook(ADAPTER)

@@ -9,7 +9,6 @@ from the backend.
 """
 
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -17,20 +16,16 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from pydantic import ConfigDict, Field
 
 from zhllama.adapters.langchain.messages import to_zhllama_messages
+from zhllama.adapters.model_fields import SAMPLING_FIELDS, ZhllamaModelFields
 from zhllama.backends import Backend, Completion
-from zhllama.backends.constructors import BackendConstructors
 from zhllama.backends.streaming import stream_reply
-from zhllama.core.sampling import UPSTREAM, Sampling
-from zhllama.core.templates import DEFAULT_TEMPLATE, encode_messages, get_template
+from zhllama.core.templates import encode_messages, get_template
 from zhllama.core.tokenizer import encode_text
 
-_SAMPLING_FIELDS = ("temperature", "top_k", "top_p", "repetition_penalty", "max_new_tokens")
 
-
-class ChatZhllama(BackendConstructors, BaseChatModel):
+class ChatZhllama(ZhllamaModelFields, BaseChatModel):
     """Chinese-Alpaca-2 as a LangChain chat model.
 
     Build it on a backend (``ChatZhllama(backend=...)``) or with ``from_transformers``,
@@ -39,19 +34,6 @@ class ChatZhllama(BackendConstructors, BaseChatModel):
     top_p=..., repetition_penalty=..., max_new_tokens=... | max_tokens=..., seed=..., greedy=...)``
     override them.
     """
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    backend: Any = Field(exclude=True, description="a zhllama.backends.Backend")
-    template: str = DEFAULT_TEMPLATE
-    temperature: float = UPSTREAM.temperature
-    top_k: int = UPSTREAM.top_k
-    top_p: float = UPSTREAM.top_p
-    repetition_penalty: float = UPSTREAM.repetition_penalty
-    max_new_tokens: int = UPSTREAM.max_new_tokens
-    greedy: bool = False
-    seed: int | None = None
-    stop: list[str] | None = None
 
     # -- LangChain's identity ------------------------------------------------------------------
     @property
@@ -63,7 +45,7 @@ class ChatZhllama(BackendConstructors, BaseChatModel):
         return {
             "backend": self.backend.name,
             "template": self.template,
-            **{name: getattr(self, name) for name in _SAMPLING_FIELDS},
+            **{name: getattr(self, name) for name in SAMPLING_FIELDS},
             "greedy": self.greedy,
         }
 
@@ -88,18 +70,6 @@ class ChatZhllama(BackendConstructors, BaseChatModel):
         )
 
     # -- generation ----------------------------------------------------------------------------
-    def _settings(self, stop: list[str] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
-        values = {name: kwargs.get(name, getattr(self, name)) for name in _SAMPLING_FIELDS}
-        if "max_tokens" in kwargs:
-            values["max_new_tokens"] = kwargs["max_tokens"]
-        return {
-            "template": self.template,
-            "sampling": replace(Sampling(), **values),
-            "stop": [*(self.stop or []), *(stop or [])],
-            "greedy": bool(kwargs.get("greedy", self.greedy)),
-            "seed": kwargs.get("seed", self.seed),
-        }
-
     def _message(self, completion: Completion, chunk: bool = False) -> AIMessage | AIMessageChunk:
         usage = UsageMetadata(
             input_tokens=completion.prompt_tokens,
@@ -130,7 +100,7 @@ class ChatZhllama(BackendConstructors, BaseChatModel):
 
         backend: Backend = self.backend
         completion = backend.complete(
-            to_zhllama_messages(messages), on_text=on_text, **self._settings(stop, kwargs)
+            to_zhllama_messages(messages), on_text=on_text, **self.generation_settings(kwargs, stop)
         )
         generation = ChatGeneration(
             message=self._message(completion), generation_info={"finish_reason": completion.finish_reason}
@@ -145,7 +115,7 @@ class ChatZhllama(BackendConstructors, BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         """Yield the reply as it is produced; closing the iterator stops the generation."""
-        settings = self._settings(stop, kwargs)
+        settings = self.generation_settings(kwargs, stop)
         for piece in stream_reply(self.backend, to_zhllama_messages(messages), **settings):
             if isinstance(piece, str):
                 chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))

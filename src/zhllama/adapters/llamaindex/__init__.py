@@ -12,10 +12,7 @@ This module is the adapter's plugin and stays light: the names below import Llam
 - ``query_engine``: ``docqa_query_engine`` (a ``RetrieverQueryEngine`` with the upstream prompts).
 """
 
-from typing import Any
-
-from zhllama.adapters import Adapter
-from zhllama.hookspecs import hookimpl
+from zhllama.adapters import Adapter, adapter_hook, lazy_exports
 
 ADAPTER = Adapter(
     name="llamaindex",
@@ -44,15 +41,6 @@ _LAZY = {
 }
 __all__ = ["ADAPTER", *_LAZY]
 
+__getattr__ = lazy_exports(__name__, _LAZY)
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-@hookimpl
-def register_adapters(register) -> None:
-    register(ADAPTER)
+register_adapters = adapter_hook(ADAPTER)

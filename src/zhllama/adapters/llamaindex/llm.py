@@ -15,7 +15,6 @@ is refused: rendered text cannot go in as safe ids.
 """
 
 from collections.abc import Sequence
-from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -30,20 +29,16 @@ from llama_index.core.base.llms.types import (
 )
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.custom import CustomLLM
-from pydantic import Field
 
 from zhllama.adapters.llamaindex.prompts import completion_to_prompt, messages_to_prompt, to_zhllama_messages
+from zhllama.adapters.model_fields import ZhllamaModelFields
 from zhllama.backends import Backend, Completion
-from zhllama.backends.constructors import BackendConstructors
 from zhllama.backends.streaming import stream_reply
-from zhllama.core.sampling import UPSTREAM, Sampling
 from zhllama.core.templates import DEFAULT_TEMPLATE
 from zhllama.errors import TemplateError
 
-_SAMPLING_FIELDS = ("temperature", "top_k", "top_p", "repetition_penalty", "max_new_tokens")
 
-
-class ZhllamaLLM(BackendConstructors, CustomLLM):
+class ZhllamaLLM(ZhllamaModelFields, CustomLLM):
     """Chinese-Alpaca-2 as a LlamaIndex LLM.
 
     Build it on a backend (``ZhllamaLLM(backend=...)``) or with ``from_transformers``,
@@ -52,17 +47,6 @@ class ZhllamaLLM(BackendConstructors, CustomLLM):
     repetition_penalty=..., max_new_tokens=... | max_tokens=..., seed=..., greedy=..., stop=[...])``
     override them.
     """
-
-    backend: Any = Field(exclude=True, description="a zhllama.backends.Backend")
-    template: str = DEFAULT_TEMPLATE
-    temperature: float = UPSTREAM.temperature
-    top_k: int = UPSTREAM.top_k
-    top_p: float = UPSTREAM.top_p
-    repetition_penalty: float = UPSTREAM.repetition_penalty
-    max_new_tokens: int = UPSTREAM.max_new_tokens
-    greedy: bool = False
-    seed: int | None = None
-    stop: list[str] | None = None
 
     def __init__(self, **data: Any) -> None:
         template = data.get("template", DEFAULT_TEMPLATE)
@@ -85,18 +69,6 @@ class ZhllamaLLM(BackendConstructors, CustomLLM):
         )
 
     # -- generation ----------------------------------------------------------------------------
-    def _settings(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        values = {name: kwargs.get(name, getattr(self, name)) for name in _SAMPLING_FIELDS}
-        if "max_tokens" in kwargs:
-            values["max_new_tokens"] = kwargs["max_tokens"]
-        return {
-            "template": self.template,
-            "sampling": replace(Sampling(), **values),
-            "stop": [*(self.stop or []), *(kwargs.get("stop") or [])],
-            "greedy": bool(kwargs.get("greedy", self.greedy)),
-            "seed": kwargs.get("seed", self.seed),
-        }
-
     @staticmethod
     def _raw(completion: Completion) -> dict[str, Any]:
         return {
@@ -117,11 +89,13 @@ class ZhllamaLLM(BackendConstructors, CustomLLM):
 
     def _generate(self, messages: list[dict[str, str]], kwargs: dict[str, Any]) -> Completion:
         backend: Backend = self.backend
-        return backend.complete(messages, **self._settings(kwargs))
+        return backend.complete(messages, **self.generation_settings(kwargs, kwargs.get("stop")))
 
     def _stream(self, messages: list[dict[str, str]], kwargs: dict[str, Any]) -> CompletionResponseGen:
         text = ""
-        for item in stream_reply(self.backend, messages, **self._settings(kwargs)):
+        for item in stream_reply(
+            self.backend, messages, **self.generation_settings(kwargs, kwargs.get("stop"))
+        ):
             if isinstance(item, Completion):
                 yield CompletionResponse(text=item.text, delta="", raw=self._raw(item))
             else:

@@ -18,7 +18,7 @@ from llama_index.core.prompts import PromptTemplate, PromptType
 
 from zhllama.core import prompts
 from zhllama.core.prompts import Prompt
-from zhllama.core.templates import DEFAULT_TEMPLATE, Template, get_template
+from zhllama.core.templates import DEFAULT_TEMPLATE, Template, resolve_template
 from zhllama.errors import TemplateError
 
 _ROLES = {MessageRole.SYSTEM: "system", MessageRole.USER: "user", MessageRole.ASSISTANT: "assistant"}
@@ -38,20 +38,16 @@ def to_zhllama_messages(messages: Sequence[ChatMessage]) -> list[dict[str, str]]
     return converted
 
 
-def _template(template: str | Template) -> Template:
-    return template if isinstance(template, Template) else get_template(template)
-
-
 def messages_to_prompt(messages: Sequence[ChatMessage], template: str | Template = DEFAULT_TEMPLATE) -> str:
     """The conversation as upstream renders it (no leading ``<s>``: the tokenizer adds BOS)."""
-    return _template(template).render(to_zhllama_messages(messages))
+    return resolve_template(template).render(to_zhllama_messages(messages))
 
 
 def completion_to_prompt(
     completion: str, template: str | Template = DEFAULT_TEMPLATE, system_prompt: str | None = None
 ) -> str:
     """One instruction with the template's default system prompt (or ``system_prompt``), unstripped."""
-    return _template(template).render_instruction(completion, system_prompt)
+    return resolve_template(template).render_instruction(completion, system_prompt)
 
 
 def as_prompt_template(prompt: Prompt, names: dict[str, str], prompt_type: PromptType) -> PromptTemplate:

@@ -51,7 +51,7 @@ def docqa_query_engine(
     ``engine.query("问题")`` returns a ``Response`` whose ``source_nodes`` carry docqa's citations.
     """
     if store is None:
-        store = Store(db=db, url=chroma_url, collection=collection, create=False)
+        store = Store(db=db, chroma_url=chroma_url, collection=collection, create=False)
     retriever = DocQARetriever.from_store(store, mode=mode, similarity_top_k=similarity_top_k)
     if "prompt_helper" not in synthesizer_kwargs and hasattr(llm, "count_tokens"):
         synthesizer_kwargs["prompt_helper"] = model_prompt_helper(llm)

@@ -8,8 +8,7 @@ RoPE plan and, on v1, an LLM mode before privateGPT builds its components). This
 nothing here imports privateGPT or LlamaIndex.
 """
 
-from zhllama.adapters import Adapter
-from zhllama.hookspecs import hookimpl
+from zhllama.adapters import Adapter, adapter_hook, lazy_exports
 
 ADAPTER = Adapter(
     name="privategpt",
@@ -26,6 +25,17 @@ ADAPTER = Adapter(
 )
 
 
-@hookimpl
-def register_adapters(register) -> None:
-    register(ADAPTER)
+_LAZY = {
+    "AlpacaPromptStyle": "zhllama.adapters.privategpt.prompt_style",
+    "prompt_style_class": "zhllama.adapters.privategpt.prompt_style",
+    "profile_settings": "zhllama.adapters.privategpt.profile",
+    "write_profile": "zhllama.adapters.privategpt.profile",
+    "PrivateGPTError": "zhllama.adapters.privategpt.profile",
+    "detect_version": "zhllama.adapters.privategpt.launcher",
+    "run": "zhllama.adapters.privategpt.launcher",
+}
+__all__ = ["ADAPTER", *_LAZY]
+
+__getattr__ = lazy_exports(__name__, _LAZY)
+
+register_adapters = adapter_hook(ADAPTER)

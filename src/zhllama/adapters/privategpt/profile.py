@@ -58,7 +58,7 @@ def profile_settings(
         raise PrivateGPTError(f"unknown privateGPT version {version!r}: use one of {', '.join(VERSIONS)}")
     if mode == "llamacpp" and not model:
         raise PrivateGPTError(
-            "--mode llamacpp needs --model PATH.gguf (zhllama gguf export MODEL_DIR OUT.gguf)"
+            "`mode` llamacpp needs `model`, a GGUF file (zhllama gguf export MODEL_DIR OUT.gguf makes one)"
         )
     name = model or "chinese-alpaca-2"
     sampling = {"temperature": UPSTREAM.temperature, "max_new_tokens": UPSTREAM.max_new_tokens}
@@ -104,7 +104,7 @@ def write_profile(out: str | os.PathLike, mode: Mode = "openailike", **options: 
     folder = Path(out)
     if not folder.is_dir():
         raise PrivateGPTError(
-            f"--out {folder} is not a folder: pass the privateGPT checkout (or PGPT_SETTINGS_FOLDER)"
+            f"`out` {folder} is not a folder: pass the privateGPT checkout (or PGPT_SETTINGS_FOLDER)"
         )
     path = folder / FILENAME
     header = "# written by `zhllama privategpt profile`; use with PGPT_PROFILES=zhllama" + (

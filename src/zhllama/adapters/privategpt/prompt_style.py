@@ -17,7 +17,7 @@ that its LLM (llama.cpp, OpenAI-like) calls. The contract's return type changed 
 from collections.abc import Sequence
 from typing import Any
 
-from zhllama.core.templates import DEFAULT_TEMPLATE, Template, get_template
+from zhllama.core.templates import DEFAULT_TEMPLATE, Template, resolve_template
 
 
 def _messages(messages: Sequence[Any]) -> list[dict[str, str]]:
@@ -30,7 +30,7 @@ class AlpacaPromptStyle:
     """privateGPT v0.6's prompt-style contract for an Alpaca-2 template (``template`` names which)."""
 
     def __init__(self, *args: Any, template: str | Template = DEFAULT_TEMPLATE, **kwargs: Any) -> None:
-        self.template = template if isinstance(template, Template) else get_template(template)
+        self.template = resolve_template(template)
         super().__init__(*args, **kwargs)
 
     def _messages_to_prompt(self, messages: Sequence[Any], *args: Any, **kwargs: Any) -> str:
@@ -59,7 +59,7 @@ def prompt_style_class(base: type, prompt_data: type | None = None) -> type:
         def __init__(self, *args: Any, template: str | Template = DEFAULT_TEMPLATE, **kwargs: Any) -> None:
             kwargs.pop("tokenizer", None)  # v1's factories pass one; the text needs none
             super().__init__(*args, **kwargs)
-            self.template = template if isinstance(template, Template) else get_template(template)
+            self.template = resolve_template(template)
 
         def _messages_to_prompt(
             self, messages: Sequence[Any], tools: Any = None, reasoning_effort: Any = None, **_: Any

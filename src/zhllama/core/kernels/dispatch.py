@@ -11,8 +11,7 @@
   (mps, xpu, ...): the reference.
 
 Probing availability only looks for the packages (``importlib.util.find_spec``) and the compiler:
-choosing imports neither torch nor triton. A registered kernel without the chosen backend gets
-its reference.
+choosing imports neither torch nor triton. An op without the chosen backend gets its reference.
 """
 
 import importlib.util
@@ -21,12 +20,12 @@ import shutil
 from collections.abc import Callable
 from typing import Any
 
-from zhllama.core.kernels.errors import KernelError
+from zhllama.core.kernels.catalog import KERNELS
 from zhllama.core.kernels.spec import BACKENDS, KernelSpec
+from zhllama.errors import KernelError
 
 ENV = "ZHLLAMA_KERNELS"
 MODES = ("off", "reference", "auto")
-HOOK = "register_kernels"
 LIGER_OPS = frozenset({"rms_norm", "add_rms_norm", "swiglu"})
 FLOAT_DTYPES = ("float32", "bfloat16", "float16")
 OFF = "off"
@@ -41,10 +40,8 @@ def mode(value: str | None = None) -> str:
 
 
 def specs() -> dict[str, KernelSpec]:
-    """Every registered kernel (built-in and from plugins) by op name."""
-    from zhllama.plugins import registry
-
-    return registry(HOOK)
+    """Every fused op by name (``catalog.KERNELS``)."""
+    return dict(KERNELS)
 
 
 def liger_available() -> bool:
@@ -88,7 +85,7 @@ def kernel(op: str, device_type: str, dtype: Any, *, backend: str | None = None)
     """The implementation of ``op`` to call (``backend`` forces one, e.g. ``triton`` in tests)."""
     known = specs()
     if op not in known:
-        raise KernelError(f"unknown kernel {op!r}: registered kernels are {', '.join(sorted(known))}")
+        raise KernelError(f"unknown kernel {op!r}: known kernels are {', '.join(sorted(known))}")
     spec = known[op]
     chosen = backend or choose(op, device_type, dtype)
     if chosen == OFF:

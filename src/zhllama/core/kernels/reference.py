@@ -47,6 +47,12 @@ def _rotate_half(x: torch.Tensor) -> torch.Tensor:
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
+def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """One tensor ``(batch, heads, seq, head_dim)`` rotated by ``(batch or 1, seq, head_dim)`` tables."""
+    cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
+    return x * cos + _rotate_half(x) * sin
+
+
 def rope(
     q: torch.Tensor,
     k: torch.Tensor,
@@ -63,8 +69,7 @@ def rope(
         if positions is None or inv_freq is None:
             raise ValueError("rope needs positions and inv_freq, or cos and sin tables")
         cos, sin = rope_tables(positions, inv_freq, scaling, q.dtype)
-    cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
-    return q * cos + _rotate_half(q) * sin, k * cos + _rotate_half(k) * sin
+    return rotate(q, cos, sin), rotate(k, cos, sin)
 
 
 def swiglu(gate: torch.Tensor, up: torch.Tensor, *, out: torch.Tensor | None = None) -> torch.Tensor:

@@ -1,8 +1,8 @@
 """What a fused kernel is: one operation, a plain-torch reference, and implementations per backend.
 
-A ``KernelSpec`` names its implementations as ``"module:function"`` strings so that registering
-one (through the ``register_kernels`` hook) imports neither torch nor triton; ``dispatch``
-imports the chosen implementation on first use. Every implementation of an op has the same
+A ``KernelSpec`` names its implementations as ``"module:function"`` strings so that the
+catalogue imports neither torch nor triton; ``dispatch`` imports the chosen implementation on
+first use. Every implementation of an op has the same
 signature and contract as its reference in ``zhllama.core.kernels.reference``.
 """
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Any
 
-from zhllama.core.kernels.errors import KernelError
+from zhllama.errors import KernelError
 
 BACKENDS = ("reference", "inductor", "triton", "liger")
 """reference: plain torch, any device; inductor: ``torch.compile`` (the CPU path); triton: our

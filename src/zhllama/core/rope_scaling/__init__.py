@@ -2,7 +2,7 @@
 
 - ``inv_freq(method, params, *, head_dim, base, max_position_embeddings, seq_len)``:
   ``(inv_freq, attention_scaling)`` of any registered method;
-- ``describe(config)``: what a config.json says about the checkpoint's training;
+- ``describe(config)``: a ``Checkpoint``, what a config.json says about the checkpoint's training;
 - ``plan(config, target_context, method=None)``: a ``RopePlan`` rendering transformers, vLLM,
   llama.cpp and text-generation-webui settings;
 - ``register_transformers_rope_types()``: teach transformers the length-dependent methods.
@@ -11,7 +11,7 @@ Importing this package imports neither torch nor transformers.
 """
 
 from zhllama.core.rope_scaling.checkpoint import describe, shipped_rope_parameters
-from zhllama.core.rope_scaling.method import REQUIRED, RopeMethod
+from zhllama.core.rope_scaling.method import REQUIRED, Checkpoint, RopeMethod
 from zhllama.core.rope_scaling.planning import RopePlan, RopeReachWarning, format_plan, plan
 from zhllama.core.rope_scaling.registry import get_method, inv_freq, methods
 from zhllama.core.rope_scaling.transformers_types import register_transformers_rope_types
@@ -19,6 +19,7 @@ from zhllama.errors import RopeScalingError
 
 __all__ = [
     "REQUIRED",
+    "Checkpoint",
     "RopeMethod",
     "RopePlan",
     "RopeReachWarning",

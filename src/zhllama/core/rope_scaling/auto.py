@@ -11,22 +11,11 @@ RoPE (with PI).
 from collections.abc import Mapping
 from typing import Any
 
-from zhllama.core.rope_scaling import llama_cpp, vllm
-from zhllama.core.rope_scaling.method import (
-    RopeMethod,
-    RuntimeSettings,
-    Shape,
-    Target,
-    check_factor,
-    default_inv_freq,
-    ntk_base,
-)
+from zhllama.core.rope_scaling import llama_cpp_settings, ntk, vllm_settings
+from zhllama.core.rope_scaling.formulas import alpha_for, check_factor, default_inv_freq, ntk_base
+from zhllama.core.rope_scaling.method import RopeMethod, RuntimeSettings, Shape, Target
 
 AUTO_COEFF = 1.0
-PLAIN_REACH = 4
-"""How far auto carries a plain-RoPE checkpoint (about 4x its trained length)."""
-PI_REACH = 2
-"""How far auto carries a PI-trained checkpoint beyond its fine-tuned length."""
 TRANSFORMERS_TYPE = "zhllama_dynamic_auto"
 
 
@@ -43,18 +32,7 @@ def compute(params: Mapping[str, Any], shape: Shape, seq_len: int | None) -> tup
 
 def choose(target: Target) -> dict[str, Any]:
     ckpt = target.checkpoint
-    return {"factor": ckpt["factor"] if ckpt["kind"] == "linear" else 1.0, "coeff": AUTO_COEFF}
-
-
-def reach(target: Target, params: Mapping[str, Any]) -> tuple[int, str]:
-    ckpt = target.checkpoint
-    if ckpt["kind"] == "linear":
-        return PI_REACH * ckpt["trained_length"], (
-            f"NTK on top of PI holds up to about {PI_REACH}x the fine-tuned length"
-        )
-    return PLAIN_REACH * ckpt["trained_length"], (
-        f"NTK without fine-tuning holds up to about {PLAIN_REACH}x the trained length"
-    )
+    return {"factor": ckpt.factor if ckpt.kind == "linear" else 1.0, "coeff": AUTO_COEFF}
 
 
 def transformers(params: Mapping[str, Any], shape: Shape) -> dict[str, Any]:
@@ -67,19 +45,17 @@ def transformers(params: Mapping[str, Any], shape: Shape) -> dict[str, Any]:
 
 
 def _static_equivalent(params: Mapping[str, Any], shape: Shape, target: Target) -> tuple[float, float]:
-    from zhllama.core.rope_scaling.ntk import alpha_for
-
     alpha = alpha_for(target.context, shape.max_position_embeddings, float(params["coeff"]))
     return alpha, ntk_base(shape.base, alpha, shape.head_dim)
 
 
 def to_vllm(params: Mapping[str, Any], shape: Shape, target: Target) -> RuntimeSettings:
     alpha, base = _static_equivalent(params, shape, target)
-    rope = transformers(params, shape) | {"rope_type": vllm.CUSTOM_ROPE_TYPES["auto"]}
+    rope = transformers(params, shape) | {"rope_type": vllm_settings.CUSTOM_ROPE_TYPES["auto"]}
     return RuntimeSettings(
-        vllm.settings(rope, target.context),
+        vllm_settings.settings(rope, target.context),
         (
-            vllm.PLUGIN_NOTE.format(type=rope["rope_type"]),
+            vllm_settings.PLUGIN_NOTE.format(type=rope["rope_type"]),
             f"without the plugin, the closest static setting is fixed NTK for {target.context} tokens: "
             f"rope_parameters rope_theta={base:.6g} (alpha {alpha:.4g}), which also changes short prompts",
         ),
@@ -91,12 +67,12 @@ def to_llama_cpp(params: Mapping[str, Any], shape: Shape, target: Target) -> Run
     factor = float(params["factor"])
     kwargs = {
         "n_ctx": target.context,
-        "rope_scaling_type": llama_cpp.ROPE_SCALING_TYPE["linear" if factor > 1 else "none"],
+        "rope_scaling_type": llama_cpp_settings.ROPE_SCALING_TYPE["linear" if factor > 1 else "none"],
         "rope_freq_scale": 1.0 / factor,
         "rope_freq_base": base,
     }
     return RuntimeSettings(
-        llama_cpp.settings(kwargs),
+        llama_cpp_settings.settings(kwargs),
         (
             f"llama.cpp has no adaptive NTK: this is the fixed-NTK base for the target length "
             f"(alpha {alpha:.4g}), used for every prompt length, short ones included",
@@ -112,7 +88,7 @@ METHOD = RopeMethod(
     depends_on_seq_len=True,
     checkpoints=frozenset({"none", "linear"}),
     choose=choose,
-    reach=reach,
+    reach=ntk.reach,
     transformers=transformers,
     vllm=to_vllm,
     llama_cpp=to_llama_cpp,

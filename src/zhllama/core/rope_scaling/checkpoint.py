@@ -2,12 +2,16 @@
 
 Three spellings exist in the wild: the legacy ``rope_scaling`` with ``type`` (the 16K and 64K
 checkpoints), transformers 5's ``rope_parameters`` with ``rope_type``, or neither (plain RoPE).
-``describe`` turns any of them into one plain dict the planner and the CLI use.
+``describe`` turns any of them into one ``Checkpoint`` the planner and the CLI use.
 """
 
+import math
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
+from zhllama.core.rope_scaling.method import Checkpoint, Target
+from zhllama.core.rope_scaling.registry import get_method
 from zhllama.errors import RopeScalingError
 
 DEFAULT_BASE = 10000.0
@@ -48,29 +52,30 @@ def _require(config: Mapping[str, Any], entry: Mapping[str, Any], keys: tuple[st
         )
 
 
-def describe(config: Mapping[str, Any]) -> dict[str, Any]:
-    """What a checkpoint was trained for, from its ``config.json`` dict.
+def describe(config: Mapping[str, Any]) -> Checkpoint:
+    """What a checkpoint was trained for (a ``Checkpoint``), from its ``config.json`` dict.
 
-    Keys: ``kind`` (none | linear | yarn: how it was trained), ``method`` (the scaling it ships
-    with, "none" for plain RoPE), ``factor``, ``trained_length`` (``max_position_embeddings``),
-    ``original_length`` (the pre-extension length: trained / PI factor, or YaRN's
-    ``original_max_position_embeddings``), ``rope_theta``, ``head_dim``,
-    ``max_position_embeddings``, ``recommended_method`` and ``usable_length`` (how far the
-    recommended method carries it). Missing or conflicting keys raise ``RopeScalingError``.
+    Missing, conflicting or malformed keys raise ``RopeScalingError`` naming the key.
     """
     if not isinstance(config, Mapping):
         raise RopeScalingError(f"expected a config.json dict, got {type(config).__name__}")
     _require(config, config, ("max_position_embeddings",), "")
     entry = _scaling_entry(config)
     rope_type = _rope_type(entry)
-    max_pos = int(config["max_position_embeddings"])
-    base = float(entry.get("rope_theta") or config.get("rope_theta") or DEFAULT_BASE)
+    max_pos = _whole(config["max_position_embeddings"], "max_position_embeddings", minimum=2)
+    base = _number(entry.get("rope_theta") or config.get("rope_theta") or DEFAULT_BASE, "rope_theta")
+    if base <= 1:
+        raise RopeScalingError(f"config rope_theta must be a number > 1 (10000 for Llama-2), got {base!r}")
     head_dim = config.get("head_dim")
     if head_dim is None:
         _require(config, config, ("hidden_size", "num_attention_heads"), "(to derive head_dim)")
-        head_dim = int(config["hidden_size"]) // int(config["num_attention_heads"])
+        heads = _whole(config["num_attention_heads"], "num_attention_heads", minimum=1)
+        head_dim = _whole(config["hidden_size"], "hidden_size", minimum=1) // heads
+    head_dim = _whole(head_dim, "head_dim", minimum=4)
+    if head_dim % 2:
+        raise RopeScalingError(f"config head_dim must be even (RoPE rotates pairs), got {head_dim}")
     if rope_type == "zhllama_dynamic_auto":  # a config saved after zhllama.load(context=...)
-        rope_type = "linear" if float(entry.get("factor") or 1.0) > 1 else "default"
+        rope_type = "linear" if _number(entry.get("factor") or 1.0, "rope scaling factor") > 1 else "default"
     if rope_type not in _SHIPPED_KINDS:
         raise RopeScalingError(
             f"unsupported shipped rope type {rope_type!r}: the family's checkpoints ship plain RoPE, "
@@ -81,31 +86,39 @@ def describe(config: Mapping[str, Any]) -> dict[str, Any]:
     original = max_pos
     if kind in ("linear", "yarn"):
         _require(config, entry, ("factor",), f"rope scaling ({rope_type})")
-        factor = float(entry["factor"])
+        factor = _number(entry["factor"], "rope scaling factor")
         if factor < 1:
             raise RopeScalingError(f"config rope scaling factor must be >= 1, got {factor}")
         original = round(max_pos / factor)
-    if kind == "yarn":
-        original = int(entry.get("original_max_position_embeddings") or original)
-    described = {
-        "kind": kind,
-        "method": "none" if kind == "none" else kind,
-        "factor": factor,
-        "trained_length": max_pos,
-        "original_length": original,
-        "rope_theta": base,
-        "head_dim": int(head_dim),
-        "max_position_embeddings": max_pos,
-        "recommended_method": _RECOMMENDED[kind],
-    }
-    from zhllama.core.rope_scaling.method import Target
-    from zhllama.core.rope_scaling.registry import get_method
-
-    recommended = get_method(described["recommended_method"])
+    if kind == "yarn" and entry.get("original_max_position_embeddings") is not None:
+        original = _whole(entry["original_max_position_embeddings"], "original_max_position_embeddings", 2)
+    recommended = get_method(_RECOMMENDED[kind])
+    described = Checkpoint(kind, factor, max_pos, original, base, head_dim, recommended.name, max_pos)
+    if recommended.reach is None:
+        return described
     target = Target(described, max_pos)
     params = recommended.resolve(recommended.choose(target) if recommended.choose else {})
-    described["usable_length"] = recommended.reach(target, params)[0] if recommended.reach else max_pos
-    return described
+    return replace(described, usable_length=recommended.reach(target, params)[0])
+
+
+def _number(value: Any, key: str) -> float:
+    """A finite real number from config.json (not a string, a bool or NaN)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise RopeScalingError(
+            f"config {key} must be a number, got {value!r}: restore the original config.json"
+        )
+    return float(value)
+
+
+def _whole(value: Any, key: str, minimum: int) -> int:
+    """A whole number >= ``minimum`` from config.json."""
+    number = _number(value, key)
+    if number != int(number) or number < minimum:
+        raise RopeScalingError(
+            f"config {key} must be a whole number >= {minimum}, got {value!r}: "
+            "restore the original config.json"
+        )
+    return int(number)
 
 
 def shipped_rope_parameters(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -115,16 +128,16 @@ def shipped_rope_parameters(config: Mapping[str, Any]) -> dict[str, Any]:
     ``{"type": "yarn", ..., "finetuned": true}`` becomes transformers' native ``yarn``.
     """
     ckpt = describe(config)
-    base = ckpt["rope_theta"]
-    if ckpt["kind"] == "none":
+    base = ckpt.rope_theta
+    if ckpt.kind == "none":
         return {"rope_type": "default", "rope_theta": base}
-    if ckpt["kind"] == "linear":
-        return {"rope_type": "linear", "factor": ckpt["factor"], "rope_theta": base}
+    if ckpt.kind == "linear":
+        return {"rope_type": "linear", "factor": ckpt.factor, "rope_theta": base}
     entry = _scaling_entry(config)
     rope = {
         "rope_type": "yarn",
-        "factor": ckpt["factor"],
-        "original_max_position_embeddings": ckpt["original_length"],
+        "factor": ckpt.factor,
+        "original_max_position_embeddings": ckpt.original_length,
         "beta_fast": float(entry.get("beta_fast") or 32.0),
         "beta_slow": float(entry.get("beta_slow") or 1.0),
         "rope_theta": base,

@@ -8,16 +8,9 @@ only suits plain-RoPE checkpoints.
 from collections.abc import Mapping
 from typing import Any
 
-from zhllama.core.rope_scaling import llama_cpp, vllm
-from zhllama.core.rope_scaling.method import (
-    REQUIRED,
-    RopeMethod,
-    RuntimeSettings,
-    Shape,
-    Target,
-    check_factor,
-    default_inv_freq,
-)
+from zhllama.core.rope_scaling import llama_cpp_settings, vllm_settings
+from zhllama.core.rope_scaling.formulas import check_factor, default_inv_freq
+from zhllama.core.rope_scaling.method import REQUIRED, RopeMethod, RuntimeSettings, Shape, Target
 
 REACH = 4
 
@@ -35,11 +28,11 @@ def compute(params: Mapping[str, Any], shape: Shape, seq_len: int | None) -> tup
 
 
 def choose(target: Target) -> dict[str, Any]:
-    return {"factor": max(1.0, target.context / target.checkpoint["trained_length"])}
+    return {"factor": max(1.0, target.context / target.checkpoint.trained_length)}
 
 
 def reach(target: Target, params: Mapping[str, Any]) -> tuple[int, str]:
-    return REACH * target.checkpoint["trained_length"], (
+    return REACH * target.checkpoint.trained_length, (
         f"NTK without fine-tuning holds up to about {REACH}x the trained length"
     )
 
@@ -49,13 +42,13 @@ def transformers(params: Mapping[str, Any], shape: Shape) -> dict[str, Any]:
 
 
 def to_vllm(params: Mapping[str, Any], shape: Shape, target: Target) -> RuntimeSettings:
-    rope = transformers(params, shape) | {"rope_type": vllm.CUSTOM_ROPE_TYPES["dynamic"]}
+    rope = transformers(params, shape) | {"rope_type": vllm_settings.CUSTOM_ROPE_TYPES["dynamic"]}
     return RuntimeSettings(
-        vllm.settings(rope, target.context),
+        vllm_settings.settings(rope, target.context),
         (
             "vLLM's own 'dynamic' builds one static table at the maximum length (it does not follow "
             "the prompt length), so the custom type is emitted instead",
-            vllm.PLUGIN_NOTE.format(type=rope["rope_type"]),
+            vllm_settings.PLUGIN_NOTE.format(type=rope["rope_type"]),
         ),
     )
 
@@ -66,12 +59,12 @@ def to_llama_cpp(params: Mapping[str, Any], shape: Shape, target: Target) -> Run
     )
     kwargs = {
         "n_ctx": target.context,
-        "rope_scaling_type": llama_cpp.ROPE_SCALING_TYPE["none"],
+        "rope_scaling_type": llama_cpp_settings.ROPE_SCALING_TYPE["none"],
         "rope_freq_scale": 1.0,
         "rope_freq_base": base,
     }
     return RuntimeSettings(
-        llama_cpp.settings(kwargs),
+        llama_cpp_settings.settings(kwargs),
         ("llama.cpp has no dynamic NTK: this is the fixed base dynamic NTK reaches at the target length",),
     )
 

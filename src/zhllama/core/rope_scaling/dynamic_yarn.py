@@ -10,45 +10,36 @@ length and a growing factor beyond. (The remote ``modeling_llama_yarn.py`` grows
 from collections.abc import Mapping
 from typing import Any
 
-from zhllama.core.rope_scaling import llama_cpp, vllm
-from zhllama.core.rope_scaling.method import RopeMethod, RuntimeSettings, Shape, Target, check_factor
-from zhllama.core.rope_scaling.yarn import llama_cpp_kwargs, mscale, yarn_inv_freq
+from zhllama.core.rope_scaling import llama_cpp_settings, vllm_settings
+from zhllama.core.rope_scaling.formulas import check_factor
+from zhllama.core.rope_scaling.method import RopeMethod, RuntimeSettings, Shape, Target
+from zhllama.core.rope_scaling.yarn import llama_cpp_kwargs, mscale, original_length, params_inv_freq
 
 REACH = 4
 TRANSFORMERS_TYPE = "zhllama_dynamic_yarn"
 
 
-def _original(params: Mapping[str, Any], shape: Shape) -> int:
-    return int(params["original_max_position_embeddings"] or shape.max_position_embeddings)
-
-
 def factor_at(params: Mapping[str, Any], shape: Shape, n: int) -> float:
-    return max(check_factor("dynamic_yarn", params["min_factor"], "min_factor"), n / _original(params, shape))
+    return max(
+        check_factor("dynamic_yarn", params["min_factor"], "min_factor"), n / original_length(params, shape)
+    )
 
 
 def compute(params: Mapping[str, Any], shape: Shape, seq_len: int | None) -> tuple[Any, float]:
     n = shape.max_position_embeddings if seq_len is None else int(seq_len)
     factor = factor_at(params, shape, n)
-    inv_freq = yarn_inv_freq(
-        factor,
-        head_dim=shape.head_dim,
-        base=shape.base,
-        original=_original(params, shape),
-        beta_fast=float(params["beta_fast"]),
-        beta_slow=float(params["beta_slow"]),
-    )
-    return inv_freq, mscale(factor)
+    return params_inv_freq(params, shape, factor), mscale(factor)
 
 
 def choose(target: Target) -> dict[str, Any]:
     ckpt = target.checkpoint
-    if ckpt["kind"] == "yarn":
-        return {"original_max_position_embeddings": ckpt["original_length"], "min_factor": ckpt["factor"]}
-    return {"original_max_position_embeddings": ckpt["trained_length"], "min_factor": 1.0}
+    if ckpt.kind == "yarn":
+        return {"original_max_position_embeddings": ckpt.original_length, "min_factor": ckpt.factor}
+    return {"original_max_position_embeddings": ckpt.trained_length, "min_factor": 1.0}
 
 
 def reach(target: Target, params: Mapping[str, Any]) -> tuple[int, str]:
-    return REACH * target.checkpoint["trained_length"], (
+    return REACH * target.checkpoint.trained_length, (
         f"dynamic YaRN holds up to about {REACH}x the trained (or fine-tuned) length"
     )
 
@@ -56,7 +47,7 @@ def reach(target: Target, params: Mapping[str, Any]) -> tuple[int, str]:
 def transformers(params: Mapping[str, Any], shape: Shape) -> dict[str, Any]:
     return {
         "rope_type": TRANSFORMERS_TYPE,
-        "original_max_position_embeddings": _original(params, shape),
+        "original_max_position_embeddings": original_length(params, shape),
         "min_factor": float(params["min_factor"]),
         "beta_fast": float(params["beta_fast"]),
         "beta_slow": float(params["beta_slow"]),
@@ -65,14 +56,14 @@ def transformers(params: Mapping[str, Any], shape: Shape) -> dict[str, Any]:
 
 
 def to_vllm(params: Mapping[str, Any], shape: Shape, target: Target) -> RuntimeSettings:
-    rope = transformers(params, shape) | {"rope_type": vllm.CUSTOM_ROPE_TYPES["dynamic_yarn"]}
+    rope = transformers(params, shape) | {"rope_type": vllm_settings.CUSTOM_ROPE_TYPES["dynamic_yarn"]}
     static = factor_at(params, shape, target.context)
     return RuntimeSettings(
-        vllm.settings(rope, target.context),
+        vllm_settings.settings(rope, target.context),
         (
-            vllm.PLUGIN_NOTE.format(type=rope["rope_type"]),
+            vllm_settings.PLUGIN_NOTE.format(type=rope["rope_type"]),
             f"without the plugin, use static yarn with factor {static:.6g} "
-            f"(original_max_position_embeddings {_original(params, shape)}), "
+            f"(original_max_position_embeddings {original_length(params, shape)}), "
             "which also changes short prompts",
         ),
     )
@@ -82,7 +73,7 @@ def to_llama_cpp(params: Mapping[str, Any], shape: Shape, target: Target) -> Run
     static = factor_at(params, shape, target.context)
     kwargs = llama_cpp_kwargs(params, shape, target.context, static)
     return RuntimeSettings(
-        llama_cpp.settings(kwargs),
+        llama_cpp_settings.settings(kwargs),
         (f"llama.cpp has no dynamic YaRN: this is static YaRN at the target length (factor {static:.6g})",),
     )
 

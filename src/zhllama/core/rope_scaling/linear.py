@@ -7,16 +7,9 @@ The 16K checkpoints were fine-tuned with PI at factor 4 (``{"type": "linear", "f
 from collections.abc import Mapping
 from typing import Any
 
-from zhllama.core.rope_scaling import llama_cpp, vllm
-from zhllama.core.rope_scaling.method import (
-    REQUIRED,
-    RopeMethod,
-    RuntimeSettings,
-    Shape,
-    Target,
-    check_factor,
-    default_inv_freq,
-)
+from zhllama.core.rope_scaling import llama_cpp_settings, vllm_settings
+from zhllama.core.rope_scaling.formulas import check_factor, default_inv_freq
+from zhllama.core.rope_scaling.method import REQUIRED, RopeMethod, RuntimeSettings, Shape, Target
 
 UNTUNED_REACH = 2
 """PI on a checkpoint not fine-tuned for it degrades quickly past about 2x (Chen et al. 2023)."""
@@ -29,17 +22,17 @@ def compute(params: Mapping[str, Any], shape: Shape, seq_len: int | None) -> tup
 
 def choose(target: Target) -> dict[str, Any]:
     ckpt = target.checkpoint
-    floor = ckpt["factor"] if ckpt["kind"] == "linear" else 1.0
-    return {"factor": max(floor, target.context / ckpt["original_length"])}
+    floor = ckpt.factor if ckpt.kind == "linear" else 1.0
+    return {"factor": max(floor, target.context / ckpt.original_length)}
 
 
 def reach(target: Target, params: Mapping[str, Any]) -> tuple[int, str]:
     ckpt = target.checkpoint
-    if ckpt["kind"] == "linear":
-        return ckpt["trained_length"], (
-            f"the checkpoint was fine-tuned with PI factor {ckpt['factor']:g}; a larger factor is untested"
+    if ckpt.kind == "linear":
+        return ckpt.trained_length, (
+            f"the checkpoint was fine-tuned with PI factor {ckpt.factor:g}; a larger factor is untested"
         )
-    return UNTUNED_REACH * ckpt["trained_length"], (
+    return UNTUNED_REACH * ckpt.trained_length, (
         f"PI without fine-tuning holds up to about {UNTUNED_REACH}x the trained length"
     )
 
@@ -49,17 +42,17 @@ def transformers(params: Mapping[str, Any], shape: Shape) -> dict[str, Any]:
 
 
 def to_vllm(params: Mapping[str, Any], shape: Shape, target: Target) -> RuntimeSettings:
-    return RuntimeSettings(vllm.settings(transformers(params, shape), target.context))
+    return RuntimeSettings(vllm_settings.settings(transformers(params, shape), target.context))
 
 
 def to_llama_cpp(params: Mapping[str, Any], shape: Shape, target: Target) -> RuntimeSettings:
     kwargs = {
         "n_ctx": target.context,
-        "rope_scaling_type": llama_cpp.ROPE_SCALING_TYPE["linear"],
+        "rope_scaling_type": llama_cpp_settings.ROPE_SCALING_TYPE["linear"],
         "rope_freq_scale": 1.0 / float(params["factor"]),
         "rope_freq_base": shape.base,
     }
-    return RuntimeSettings(llama_cpp.settings(kwargs))
+    return RuntimeSettings(llama_cpp_settings.settings(kwargs))
 
 
 METHOD = RopeMethod(

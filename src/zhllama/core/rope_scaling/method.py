@@ -3,13 +3,13 @@ plus the metadata a planner needs (its parameters and defaults, whether it depen
 sequence length, which checkpoints it suits, how far it reaches) and, optionally, how to express it
 in each runtime.
 
-Every method module builds one ``RopeMethod``; the built-in plugin registers them through the
-``register_rope_methods`` hook exactly as a third-party plugin would. Nothing here imports torch:
+Every method module builds one ``RopeMethod``; ``registry`` holds the built-in ones by name and
+merges in those plugins register through ``register_rope_methods``. Nothing here imports torch:
 the compute functions import it when called.
 """
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 REQUIRED = object()
@@ -29,10 +29,39 @@ class Shape:
 
 
 @dataclass(frozen=True)
-class Target:
-    """What a plan is for: the checkpoint as described by ``describe`` and the wanted context."""
+class Checkpoint:
+    """What a checkpoint's ``config.json`` says about its RoPE training (``describe`` reads it).
 
-    checkpoint: Mapping[str, Any]
+    ``kind`` is how it was trained: ``none`` (plain RoPE), ``linear`` (position interpolation,
+    the 16K models) or ``yarn`` (the 64K models), with ``factor`` (1 for plain RoPE).
+    ``trained_length`` is its ``max_position_embeddings``; ``original_length`` the length before
+    the extension (trained / PI factor, or YaRN's ``original_max_position_embeddings``).
+    ``recommended_method`` is the scaling that suits it and ``usable_length`` how far that
+    method carries it.
+    """
+
+    kind: str
+    factor: float
+    trained_length: int
+    original_length: int
+    rope_theta: float
+    head_dim: int
+    recommended_method: str
+    usable_length: int
+
+    @property
+    def shape(self) -> Shape:
+        return Shape(self.head_dim, self.rope_theta, self.trained_length)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a plan is for: the checkpoint (``describe``) and the wanted context."""
+
+    checkpoint: Checkpoint
     context: int
 
 
@@ -88,28 +117,3 @@ class RopeMethod:
                 f"{{{', '.join(repr(k) + ': ...' for k in missing)}}}"
             )
         return resolved
-
-
-def default_inv_freq(head_dim: int, base: float) -> Any:
-    """Plain RoPE: ``1 / base ** (2i / d)`` in float32, the way transformers computes it."""
-    import torch
-
-    exponents = torch.arange(0, head_dim, 2, dtype=torch.int64).to(dtype=torch.float) / head_dim
-    return 1.0 / (base**exponents)
-
-
-def ntk_base(base: float, alpha: float, head_dim: int) -> float:
-    """NTK-aware base for a stretch ``alpha``: ``b * alpha ** (d / (d - 2))``."""
-    return float(base * alpha ** (head_dim / (head_dim - 2)))
-
-
-def check_factor(name: str, value: Any, what: str = "factor") -> float:
-    """A scaling factor must be a number >= 1 (1 means no scaling)."""
-    from zhllama.errors import RopeScalingError
-
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 1:
-        raise RopeScalingError(
-            f"rope method {name!r}: {what} must be a number >= 1 (1 = no scaling), got {value!r}; "
-            "a factor below 1 would shrink the context instead of extending it"
-        )
-    return float(value)

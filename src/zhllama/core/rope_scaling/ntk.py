@@ -7,17 +7,14 @@ Optionally combined with PI (``factor``: positions also divided by it), as upstr
 from collections.abc import Mapping
 from typing import Any
 
-from zhllama.core.rope_scaling import llama_cpp, vllm
-from zhllama.core.rope_scaling.method import (
-    REQUIRED,
-    RopeMethod,
-    RuntimeSettings,
-    Shape,
-    Target,
-    check_factor,
-    default_inv_freq,
-    ntk_base,
-)
+from zhllama.core.rope_scaling import llama_cpp_settings, vllm_settings
+from zhllama.core.rope_scaling.formulas import alpha_for, check_factor, default_inv_freq, ntk_base
+from zhllama.core.rope_scaling.method import REQUIRED, RopeMethod, RuntimeSettings, Shape, Target
+
+PLAIN_REACH = 4
+"""How far NTK carries a plain-RoPE checkpoint (about 4x its trained length)."""
+PI_REACH = 2
+"""How far NTK carries a PI-trained checkpoint beyond its fine-tuned length."""
 
 
 def compute(params: Mapping[str, Any], shape: Shape, seq_len: int | None) -> tuple[Any, float]:
@@ -26,23 +23,24 @@ def compute(params: Mapping[str, Any], shape: Shape, seq_len: int | None) -> tup
     return default_inv_freq(shape.head_dim, ntk_base(shape.base, alpha, shape.head_dim)) / factor, 1.0
 
 
-def alpha_for(context: int, max_position_embeddings: int, coeff: float = 1.0) -> float:
-    """The family's alpha for a length (``auto``'s formula), at least 1."""
-    return max(1.0, (context / (max_position_embeddings / 2) - 1) * coeff)
-
-
 def choose(target: Target) -> dict[str, Any]:
     ckpt = target.checkpoint
     return {
-        "alpha": alpha_for(target.context, ckpt["max_position_embeddings"]),
-        "factor": ckpt["factor"] if ckpt["kind"] == "linear" else 1.0,
+        "alpha": alpha_for(target.context, ckpt.trained_length),
+        "factor": ckpt.factor if ckpt.kind == "linear" else 1.0,
     }
 
 
 def reach(target: Target, params: Mapping[str, Any]) -> tuple[int, str]:
-    from zhllama.core.rope_scaling.auto import reach as auto_reach
-
-    return auto_reach(target, params)
+    """How far NTK (fixed or adaptive) carries a checkpoint without fine-tuning for it."""
+    ckpt = target.checkpoint
+    if ckpt.kind == "linear":
+        return PI_REACH * ckpt.trained_length, (
+            f"NTK on top of PI holds up to about {PI_REACH}x the fine-tuned length"
+        )
+    return PLAIN_REACH * ckpt.trained_length, (
+        f"NTK without fine-tuning holds up to about {PLAIN_REACH}x the trained length"
+    )
 
 
 def transformers(params: Mapping[str, Any], shape: Shape) -> dict[str, Any]:
@@ -53,18 +51,18 @@ def transformers(params: Mapping[str, Any], shape: Shape) -> dict[str, Any]:
 
 
 def to_vllm(params: Mapping[str, Any], shape: Shape, target: Target) -> RuntimeSettings:
-    return RuntimeSettings(vllm.settings(transformers(params, shape), target.context))
+    return RuntimeSettings(vllm_settings.settings(transformers(params, shape), target.context))
 
 
 def to_llama_cpp(params: Mapping[str, Any], shape: Shape, target: Target) -> RuntimeSettings:
     factor = float(params["factor"])
     kwargs = {
         "n_ctx": target.context,
-        "rope_scaling_type": llama_cpp.ROPE_SCALING_TYPE["linear" if factor > 1 else "none"],
+        "rope_scaling_type": llama_cpp_settings.ROPE_SCALING_TYPE["linear" if factor > 1 else "none"],
         "rope_freq_scale": 1.0 / factor,
         "rope_freq_base": ntk_base(shape.base, float(params["alpha"]), shape.head_dim),
     }
-    return RuntimeSettings(llama_cpp.settings(kwargs))
+    return RuntimeSettings(llama_cpp_settings.settings(kwargs))
 
 
 METHOD = RopeMethod(

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zhllama.core.rope_scaling.checkpoint import describe
-from zhllama.core.rope_scaling.method import RopeMethod, RuntimeSettings, Shape, Target
+from zhllama.core.rope_scaling.method import Checkpoint, RopeMethod, RuntimeSettings, Shape, Target
 from zhllama.core.rope_scaling.registry import get_method, methods
 from zhllama.errors import RopeScalingError
 
@@ -33,7 +33,7 @@ class RopeReachWarning(UserWarning):
 class RopePlan:
     """A method with its parameters for one checkpoint and target length; renders each runtime."""
 
-    checkpoint: dict[str, Any]
+    checkpoint: Checkpoint
     target_context: int
     method: str
     params: dict[str, Any]
@@ -41,8 +41,7 @@ class RopePlan:
 
     @property
     def shape(self) -> Shape:
-        ckpt = self.checkpoint
-        return Shape(ckpt["head_dim"], ckpt["rope_theta"], ckpt["max_position_embeddings"])
+        return self.checkpoint.shape
 
     @property
     def _method(self) -> RopeMethod:
@@ -71,7 +70,7 @@ class RopePlan:
         Length-dependent methods keep ``max_position_embeddings`` at the trained length: that is
         the threshold transformers (and the formulas) measure the current length against.
         """
-        trained = self.checkpoint["max_position_embeddings"]
+        trained = self.checkpoint.trained_length
         length = trained if self._method.depends_on_seq_len else max(trained, self.target_context)
         return {"rope_parameters": self.transformers(), "max_position_embeddings": length}
 
@@ -125,7 +124,7 @@ class RopePlan:
 
     def as_dict(self, runtimes: tuple[str, ...] = RUNTIMES) -> dict[str, Any]:
         return {
-            "checkpoint": self.checkpoint,
+            "checkpoint": self.checkpoint.as_dict(),
             "target_context": self.target_context,
             "method": self.method,
             "params": self.params,
@@ -151,11 +150,11 @@ AUTO_UP_TO = 2
 """Plain checkpoints: ``auto`` up to this multiple of the trained length, dynamic YaRN beyond."""
 
 
-def default_method(checkpoint: Mapping[str, Any], target_context: int) -> str:
+def default_method(checkpoint: Checkpoint, target_context: int) -> str:
     """The method ``plan`` picks when none is asked for (see the module docstring)."""
-    if checkpoint["kind"] == "none" and target_context > AUTO_UP_TO * checkpoint["trained_length"]:
+    if checkpoint.kind == "none" and target_context > AUTO_UP_TO * checkpoint.trained_length:
         return "dynamic_yarn"
-    return checkpoint["recommended_method"]
+    return checkpoint.recommended_method
 
 
 def plan(config: Mapping[str, Any], target_context: int, method: str | None = None) -> RopePlan:
@@ -167,7 +166,7 @@ def plan(config: Mapping[str, Any], target_context: int, method: str | None = No
     checkpoint = describe(config)
     if isinstance(target_context, bool) or not isinstance(target_context, int) or target_context < 1:
         raise RopeScalingError(f"target context must be a positive number of tokens, got {target_context!r}")
-    trained = checkpoint["trained_length"]
+    trained = checkpoint.trained_length
     if target_context < trained:
         raise RopeScalingError(
             f"target context {target_context} is below the checkpoint's trained length {trained}: no scaling "
@@ -175,11 +174,11 @@ def plan(config: Mapping[str, Any], target_context: int, method: str | None = No
             f"load without a context or ask for >= {trained}"
         )
     chosen = get_method(method or default_method(checkpoint, target_context))
-    if checkpoint["kind"] not in chosen.checkpoints:
-        fitting = sorted(name for name, m in methods().items() if checkpoint["kind"] in m.checkpoints)
+    if checkpoint.kind not in chosen.checkpoints:
+        fitting = sorted(name for name, m in methods().items() if checkpoint.kind in m.checkpoints)
         raise RopeScalingError(
             f"rope method {chosen.name!r} does not fit a checkpoint trained with {_kind_text(checkpoint)}: "
-            f"use one of {', '.join(fitting)} (default {checkpoint['recommended_method']!r})"
+            f"use one of {', '.join(fitting)} (default {checkpoint.recommended_method!r})"
         )
     target = Target(checkpoint, target_context)
     params = chosen.resolve(chosen.choose(target) if chosen.choose else {})
@@ -197,13 +196,13 @@ def plan(config: Mapping[str, Any], target_context: int, method: str | None = No
     return RopePlan(checkpoint, target_context, chosen.name, params, tuple(notes))
 
 
-def _kind_text(checkpoint: Mapping[str, Any]) -> str:
-    kind = checkpoint["kind"]
+def _kind_text(checkpoint: Checkpoint) -> str:
+    kind = checkpoint.kind
     if kind == "none":
         return "plain RoPE"
     if kind == "linear":
-        return f"position interpolation (factor {checkpoint['factor']:g})"
-    return f"YaRN (factor {checkpoint['factor']:g})"
+        return f"position interpolation (factor {checkpoint.factor:g})"
+    return f"YaRN (factor {checkpoint.factor:g})"
 
 
 def format_plan(rope_plan: RopePlan, runtimes: tuple[str, ...] = RUNTIMES) -> str:
@@ -214,9 +213,9 @@ def format_plan(rope_plan: RopePlan, runtimes: tuple[str, ...] = RUNTIMES) -> st
         for key, value in rope_plan.params.items()
     )
     lines = [
-        f"checkpoint: {_kind_text(ckpt)}, trained length {ckpt['trained_length']}, "
-        f"original length {ckpt['original_length']}, base {ckpt['rope_theta']:g}, "
-        f"head dim {ckpt['head_dim']}",
+        f"checkpoint: {_kind_text(ckpt)}, trained length {ckpt.trained_length}, "
+        f"original length {ckpt.original_length}, base {ckpt.rope_theta:g}, "
+        f"head dim {ckpt.head_dim}",
         f"target: {rope_plan.target_context} tokens -> method {rope_plan.method} ({params})",
     ]
     lines += [f"warning: {text}" for text in rope_plan.warnings]

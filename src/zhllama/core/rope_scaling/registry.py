@@ -1,25 +1,38 @@
-"""The registered RoPE scaling methods (built-in and from plugins) and the ``inv_freq`` entry point."""
+"""The RoPE scaling methods by name (built-in, plus plugins') and the ``inv_freq`` entry point.
+
+``METHODS`` holds the built-in methods, as transformers' ``ROPE_INIT_FUNCTIONS`` holds its rope
+types: looking one up loads no plugin. An unknown name, or a listing, merges in the methods that
+plugins register through ``register_rope_methods`` (once per process).
+"""
 
 from collections.abc import Mapping
 from typing import Any
 
+from zhllama.core.rope_scaling import auto, dynamic, dynamic_yarn, linear, ntk, yarn
 from zhllama.core.rope_scaling.method import RopeMethod, Shape
 from zhllama.errors import RopeScalingError
 
 HOOK = "register_rope_methods"
+METHODS: dict[str, RopeMethod] = {
+    method.name: method
+    for method in (linear.METHOD, ntk.METHOD, auto.METHOD, dynamic.METHOD, yarn.METHOD, dynamic_yarn.METHOD)
+}
 
 
 def methods() -> dict[str, RopeMethod]:
-    """Every registered method by name."""
-    from zhllama.plugins import registry
+    """Every method by name: built-in first, then the plugins'."""
+    from zhllama.plugins import merged
 
-    return registry(HOOK)
+    registered = merged(HOOK, METHODS, check=lambda value: isinstance(value, RopeMethod))
+    return {name: entry.value for name, entry in registered.items()}
 
 
 def get_method(method: str | RopeMethod) -> RopeMethod:
     """The method named ``method`` (a ``RopeMethod`` passes through); unknown names list the known ones."""
     if isinstance(method, RopeMethod):
         return method
+    if method in METHODS:
+        return METHODS[method]
     known = methods()
     if method not in known:
         raise RopeScalingError(

@@ -15,15 +15,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from zhllama.core.rope_scaling import llama_cpp, vllm
-from zhllama.core.rope_scaling.method import (
-    REQUIRED,
-    RopeMethod,
-    RuntimeSettings,
-    Shape,
-    Target,
-    check_factor,
-)
+from zhllama.core.rope_scaling import llama_cpp_settings, vllm_settings
+from zhllama.core.rope_scaling.formulas import check_factor
+from zhllama.core.rope_scaling.method import REQUIRED, RopeMethod, RuntimeSettings, Shape, Target
 
 UNTUNED_REACH = 2
 
@@ -70,43 +64,48 @@ def yarn_inv_freq(
     return interpolation * (1 - keep) + extrapolation * keep
 
 
-def _original(params: Mapping[str, Any], shape: Shape) -> int:
+def original_length(params: Mapping[str, Any], shape: Shape) -> int:
+    """The pre-extension length the ramp is measured over (default: ``max_position_embeddings``)."""
     return int(params["original_max_position_embeddings"] or shape.max_position_embeddings)
+
+
+def params_inv_freq(params: Mapping[str, Any], shape: Shape, factor: float) -> Any:
+    """``yarn_inv_freq`` at ``factor`` with the ramp settings in ``params`` (YaRN's or dynamic YaRN's)."""
+    return yarn_inv_freq(
+        factor,
+        head_dim=shape.head_dim,
+        base=shape.base,
+        original=original_length(params, shape),
+        beta_fast=float(params["beta_fast"]),
+        beta_slow=float(params["beta_slow"]),
+        truncate=bool(params.get("truncate", True)),
+    )
 
 
 def compute(params: Mapping[str, Any], shape: Shape, seq_len: int | None) -> tuple[Any, float]:
     factor = check_factor("yarn", params["factor"])
-    inv_freq = yarn_inv_freq(
-        factor,
-        head_dim=shape.head_dim,
-        base=shape.base,
-        original=_original(params, shape),
-        beta_fast=float(params["beta_fast"]),
-        beta_slow=float(params["beta_slow"]),
-        truncate=bool(params["truncate"]),
-    )
     attention = params["attention_factor"]
-    return inv_freq, float(mscale(factor) if attention is None else attention)
+    return params_inv_freq(params, shape, factor), float(mscale(factor) if attention is None else attention)
 
 
 def choose(target: Target) -> dict[str, Any]:
     ckpt = target.checkpoint
-    if ckpt["kind"] == "yarn":
-        return {"factor": ckpt["factor"], "original_max_position_embeddings": ckpt["original_length"]}
+    if ckpt.kind == "yarn":
+        return {"factor": ckpt.factor, "original_max_position_embeddings": ckpt.original_length}
     return {
-        "factor": max(1.0, target.context / ckpt["trained_length"]),
-        "original_max_position_embeddings": ckpt["trained_length"],
+        "factor": max(1.0, target.context / ckpt.trained_length),
+        "original_max_position_embeddings": ckpt.trained_length,
     }
 
 
 def reach(target: Target, params: Mapping[str, Any]) -> tuple[int, str]:
     ckpt = target.checkpoint
-    if ckpt["kind"] == "yarn":
-        return ckpt["trained_length"], (
-            f"the checkpoint was fine-tuned with YaRN factor {ckpt['factor']:g} up to "
-            f"{ckpt['trained_length']} tokens; dynamic_yarn goes further"
+    if ckpt.kind == "yarn":
+        return ckpt.trained_length, (
+            f"the checkpoint was fine-tuned with YaRN factor {ckpt.factor:g} up to "
+            f"{ckpt.trained_length} tokens; dynamic_yarn goes further"
         )
-    return UNTUNED_REACH * ckpt["trained_length"], (
+    return UNTUNED_REACH * ckpt.trained_length, (
         f"static YaRN without fine-tuning holds up to about {UNTUNED_REACH}x the trained length; "
         "try dynamic_yarn"
     )
@@ -116,7 +115,7 @@ def transformers(params: Mapping[str, Any], shape: Shape) -> dict[str, Any]:
     rope = {
         "rope_type": "yarn",
         "factor": float(params["factor"]),
-        "original_max_position_embeddings": _original(params, shape),
+        "original_max_position_embeddings": original_length(params, shape),
         "beta_fast": float(params["beta_fast"]),
         "beta_slow": float(params["beta_slow"]),
         "rope_theta": shape.base,
@@ -129,17 +128,17 @@ def transformers(params: Mapping[str, Any], shape: Shape) -> dict[str, Any]:
 
 
 def to_vllm(params: Mapping[str, Any], shape: Shape, target: Target) -> RuntimeSettings:
-    return RuntimeSettings(vllm.settings(transformers(params, shape), target.context))
+    return RuntimeSettings(vllm_settings.settings(transformers(params, shape), target.context))
 
 
 def llama_cpp_kwargs(params: Mapping[str, Any], shape: Shape, context: int, factor: float) -> dict[str, Any]:
     attention = params.get("attention_factor")
     return {
         "n_ctx": context,
-        "rope_scaling_type": llama_cpp.ROPE_SCALING_TYPE["yarn"],
+        "rope_scaling_type": llama_cpp_settings.ROPE_SCALING_TYPE["yarn"],
         "rope_freq_scale": 1.0 / factor,
         "rope_freq_base": shape.base,
-        "yarn_orig_ctx": _original(params, shape),
+        "yarn_orig_ctx": original_length(params, shape),
         "yarn_ext_factor": 1.0,
         # ggml applies the paper's mscale itself; only a deviation from it goes here
         "yarn_attn_factor": 1.0 if attention is None else float(attention) / mscale(factor),
@@ -153,7 +152,7 @@ def to_llama_cpp(params: Mapping[str, Any], shape: Shape, target: Target) -> Run
     notes = ()
     if not params["truncate"]:
         notes = ("llama.cpp always floors/ceils the YaRN ramp ends; truncate=False is not expressible",)
-    return RuntimeSettings(llama_cpp.settings(kwargs), notes)
+    return RuntimeSettings(llama_cpp_settings.settings(kwargs), notes)
 
 
 METHOD = RopeMethod(

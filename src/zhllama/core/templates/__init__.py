@@ -9,8 +9,14 @@ transformers, vLLM, text-generation-webui, llama.cpp and privateGPT.
 from zhllama.core.templates.builtin import DEFAULT_SYSTEM_PROMPT, LONG_SYSTEM_PROMPT
 from zhllama.core.templates.encoding import encode_messages
 from zhllama.core.templates.model import Segment, Template
-from zhllama.core.templates.registry import DEFAULT_TEMPLATE, get_template, list_templates
-from zhllama.core.templates.selection import template_for_model
+from zhllama.core.templates.registry import (
+    DEFAULT_TEMPLATE,
+    get_template,
+    list_templates,
+    resolve_template,
+    templates,
+)
+from zhllama.core.templates.selection import template_for_config, template_for_model
 from zhllama.core.templates.truncation import truncate_history
 
 __all__ = [
@@ -22,6 +28,9 @@ __all__ = [
     "encode_messages",
     "get_template",
     "list_templates",
+    "resolve_template",
+    "template_for_config",
     "template_for_model",
+    "templates",
     "truncate_history",
 ]

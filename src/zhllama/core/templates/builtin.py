@@ -1,4 +1,4 @@
-"""The built-in templates, registered through the plugin hook like any third-party template.
+"""The built-in templates, as data: ``BUILTIN_TEMPLATES`` by name (plugins add more).
 
 Strings checked against the upstream projects:
 
@@ -12,10 +12,7 @@ Strings checked against the upstream projects:
 - Llama-2-chat: Meta's reference ``chat_completion`` layout (``[INST] {q} [/INST] {a} </s>``).
 """
 
-from collections.abc import Callable
-
 from zhllama.core.templates.model import Template
-from zhllama.hookspecs import hookimpl
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. 你是一个乐于助人的助手。"
 LONG_SYSTEM_PROMPT = DEFAULT_SYSTEM_PROMPT + "请你提供专业、有逻辑、内容真实、有价值的详细回复。"
@@ -65,20 +62,4 @@ LLAMA_2_CHAT = Template(
     default_system_prompt=None,
 )
 
-BUILTIN_TEMPLATES = (ALPACA_2, ALPACA_2_LONG, ALPACA, LLAMA_2_CHAT)
-
-
-@hookimpl
-def register_templates(register: Callable[[Template], None]) -> None:
-    """Register the built-in templates by name."""
-    for template in BUILTIN_TEMPLATES:
-        register(template)
-
-
-@hookimpl
-def choose_template(config: dict) -> str | None:
-    """Llama-architecture checkpoints get ``alpaca-2``: the family's chat layout."""
-    architectures = config.get("architectures") or []
-    if config.get("model_type") == "llama" or any("Llama" in name for name in architectures):
-        return ALPACA_2.name
-    return None
+BUILTIN_TEMPLATES = {template.name: template for template in (ALPACA_2, ALPACA_2_LONG, ALPACA, LLAMA_2_CHAT)}

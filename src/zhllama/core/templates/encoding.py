@@ -10,13 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from zhllama.core.templates.model import Segment, Template
-
-
-def encode_text(tokenizer: Any, text: str) -> list[int]:
-    """Plain-text ids, never control ids (SentencePiece's ``encode(text)``)."""
-    from zhllama.core.tokenizer import encode_text as safe_encode
-
-    return safe_encode(tokenizer, text)
+from zhllama.core.tokenizer.safe_encoding import encode_text
 
 
 def encode_segments(tokenizer: Any, segments: Sequence[Segment]) -> list[int]:

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from zhllama.core.templates import jinja
 from zhllama.errors import TemplateError
 
 SegmentKind = Literal["text", "content", "bos", "eos"]
@@ -212,9 +213,7 @@ class Template:
     @property
     def chat_template(self) -> str:
         """The Jinja chat template that renders exactly as ``render`` (no BOS in the text)."""
-        from zhllama.core.templates.jinja import chat_template
-
-        return chat_template(self, with_bos=False)
+        return jinja.chat_template(self, with_bos=False)
 
     @property
     def chat_template_with_bos(self) -> str:
@@ -223,6 +222,4 @@ class Template:
         For runtimes that tokenize the rendered text without adding special tokens
         (``apply_chat_template(tokenize=True)``, vLLM, llama.cpp's ``--jinja``).
         """
-        from zhllama.core.templates.jinja import chat_template
-
-        return chat_template(self, with_bos=True)
+        return jinja.chat_template(self, with_bos=True)

@@ -1,32 +1,40 @@
-"""Look templates up by name in the plugin registry (built-in and third-party alike)."""
+"""Templates by name: the built-in ones, plus those plugins register (``register_templates``).
 
+Looking up a built-in name loads no plugin; an unknown name, or a listing, merges the plugins'
+templates in (once per process).
+"""
+
+from zhllama.core.templates.builtin import BUILTIN_TEMPLATES
 from zhllama.core.templates.model import Template
 from zhllama.errors import TemplateError
 
 DEFAULT_TEMPLATE = "alpaca-2"
+HOOK = "register_templates"
 
 
-def _templates() -> dict[str, Template]:
-    from zhllama.plugins import registry
+def templates() -> dict[str, Template]:
+    """Every template by name: built-in first, then the plugins'."""
+    from zhllama.plugins import merged
 
-    return registry("register_templates")
+    registered = merged(HOOK, BUILTIN_TEMPLATES, check=lambda value: isinstance(value, Template))
+    return {name: entry.value for name, entry in registered.items()}
 
 
 def list_templates() -> list[Template]:
-    """Every registered template, sorted by name."""
-    return [template for _, template in sorted(_templates().items())]
+    """Every template, sorted by name."""
+    return [template for _, template in sorted(templates().items())]
 
 
 def get_template(name: str = DEFAULT_TEMPLATE) -> Template:
     """The template registered as ``name``; an unknown name raises ``TemplateError`` naming the known ones."""
-    templates = _templates()
-    if name not in templates:
-        known = ", ".join(sorted(templates)) or "(none)"
-        raise TemplateError(f"unknown template {name!r}: known templates are {known}")
-    template = templates[name]
-    if not isinstance(template, Template):
-        raise TemplateError(
-            f"template {name!r} was registered as a {type(template).__name__}, not a zhllama Template: "
-            "fix the plugin that registers it"
-        )
-    return template
+    if name in BUILTIN_TEMPLATES:
+        return BUILTIN_TEMPLATES[name]
+    known = templates()
+    if name not in known:
+        raise TemplateError(f"unknown template {name!r}: known templates are {', '.join(sorted(known))}")
+    return known[name]
+
+
+def resolve_template(template: str | Template) -> Template:
+    """A ``Template`` as given, or the template registered under that name."""
+    return template if isinstance(template, Template) else get_template(template)

@@ -1,0 +1,139 @@
+"""Install the extension and the instruction template into a text-generation-webui checkout.
+
+``install(webui_dir)`` writes ``user_data/extensions/zhllama/script.py`` (the shim) and
+``user_data/instruction-templates/Chinese-Alpaca-2.yaml`` (``webui_export`` of the alpaca-2
+template); ``uninstall`` removes what ``install`` wrote. Both are idempotent, refuse a folder that
+is not a webui checkout, and never write outside it (a ``user_data`` symlinked elsewhere is
+refused). Files carry a marker line: a file without it is someone else's and is never
+overwritten or removed (an edited template is kept as ``.bak`` before it is replaced).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from zhllama.adapters.webui.shim import MARKER, SCRIPT
+from zhllama.core.files import free_backup_path, write_atomic
+from zhllama.errors import ZhllamaError
+
+EXTENSION_NAME = "zhllama"
+TEMPLATE_FILENAME = "Chinese-Alpaca-2.yaml"
+CHECKOUT_FILES = ("server.py", "modules/extensions.py", "modules/shared.py", "modules/chat.py")
+
+
+class WebuiInstallError(ZhllamaError):
+    """The folder is not a webui checkout, or installing would touch files that are not ours."""
+
+
+@dataclass
+class InstallReport:
+    """Each file touched and what happened to it: written, unchanged, replaced, removed, absent."""
+
+    webui_dir: str
+    actions: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return any(action in ("written", "replaced", "removed") for _, action in self.actions)
+
+
+def template_text() -> str:
+    """The instruction template file: the marker, then ``webui_export`` of alpaca-2."""
+    from zhllama.core.templates import get_template
+    from zhllama.core.templates.exports import webui_export
+
+    return f"{MARKER}: written by `zhllama webui install`\n" + webui_export(get_template("alpaca-2"))
+
+
+def check_checkout(webui_dir: str | os.PathLike) -> Path:
+    """The resolved checkout folder; raises ``WebuiInstallError`` when it is not one."""
+    root = Path(webui_dir).expanduser()
+    missing = [name for name in CHECKOUT_FILES if not (root / name).is_file()]
+    if missing:
+        raise WebuiInstallError(
+            f"{str(root)!r} is not a text-generation-webui checkout (missing {', '.join(missing)}): "
+            "pass the folder that holds server.py and modules/"
+        )
+    return root.resolve()
+
+
+def targets(root: Path) -> dict[str, Path]:
+    """Where each file goes inside ``root``."""
+    user_data = root / "user_data"
+    return {
+        "script": user_data / "extensions" / EXTENSION_NAME / "script.py",
+        "template": user_data / "instruction-templates" / TEMPLATE_FILENAME,
+    }
+
+
+def _inside(root: Path, path: Path) -> Path:
+    """``path`` if it resolves inside ``root`` (following any symlink), else refuse."""
+    resolved = path.resolve()
+    if not resolved.is_relative_to(root):
+        raise WebuiInstallError(
+            f"{path} resolves to {resolved}, outside the webui checkout {root}: zhllama writes only "
+            "inside the checkout; install by hand or point WEBUI_DIR at the real checkout"
+        )
+    return path
+
+
+def _ours(path: Path) -> bool:
+    return path.read_text(encoding="utf-8", errors="replace").startswith(MARKER)
+
+
+def install(webui_dir: str | os.PathLike) -> InstallReport:
+    """Write the shim and the template (unchanged files are left alone); return what happened."""
+    root = check_checkout(webui_dir)
+    report = InstallReport(str(root))
+    paths = targets(root)
+    wanted = {"script": SCRIPT, "template": template_text()}
+    for kind, path in paths.items():
+        _inside(root, path)
+        if path.exists() and path.read_text(encoding="utf-8", errors="replace") == wanted[kind]:
+            report.actions.append((str(path), "unchanged"))
+            continue
+        action = "written"
+        if path.exists():
+            if not _ours(path) and kind == "script":
+                raise WebuiInstallError(
+                    f"{path} exists and was not written by zhllama: another extension is named "
+                    f"{EXTENSION_NAME!r}; move it away, then install again"
+                )
+            if not _ours(path):
+                backup = free_backup_path(path)
+                shutil.copy2(path, backup)
+                report.actions.append((str(backup), "written"))
+            action = "replaced"
+        _inside(root, path.parent).mkdir(parents=True, exist_ok=True)
+        _inside(root, path)
+        write_atomic(path, wanted[kind])
+        report.actions.append((str(path), action))
+    return report
+
+
+def uninstall(webui_dir: str | os.PathLike) -> InstallReport:
+    """Remove the files ``install`` wrote and the extension folder when nothing else is in it.
+
+    A file at one of those paths without the marker line is someone else's and is kept.
+    """
+    root = check_checkout(webui_dir)
+    report = InstallReport(str(root))
+    for kind, path in targets(root).items():
+        _inside(root, path)
+        if not path.exists():
+            report.actions.append((str(path), "absent"))
+            continue
+        if not _ours(path):
+            report.actions.append((str(path), "kept (not written by zhllama)"))
+            continue
+        path.unlink()
+        report.actions.append((str(path), "removed"))
+        if kind == "script":
+            folder = path.parent
+            shutil.rmtree(folder / "__pycache__", ignore_errors=True)
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+    return report

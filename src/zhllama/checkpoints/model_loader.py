@@ -1,0 +1,122 @@
+"""Load a local Hugging Face model folder with the family's tokenizer: ``zhllama.load``."""
+
+import os
+from pathlib import Path
+from typing import Any
+
+from zhllama.errors import ModelLoadError
+
+_DTYPES = ("float32", "bfloat16", "float16")
+
+
+def check_model_folder(path: Path) -> None:
+    """Refuse, with what to do instead, a path that is not a local safetensors model folder."""
+    if not path.exists():
+        looks_like_hub_id = not path.is_absolute() and str(path).count("/") == 1
+        hint = ""
+        if looks_like_hub_id:
+            hint = (
+                " It looks like a Hugging Face hub id: zhllama never downloads models (there may be no "
+                f"network). Download it once, e.g. `hf download {path} --local-dir ./{path.name}`, "
+                "and pass that local folder instead."
+            )
+        raise ModelLoadError(f"model folder {str(path)!r} does not exist.{hint}")
+    if not path.is_dir():
+        raise ModelLoadError(f"{str(path)!r} is not a folder: pass a model folder holding config.json")
+    if not (path / "config.json").is_file():
+        raise ModelLoadError(f"{str(path)!r} has no config.json: pass a Hugging Face model folder")
+    if not any(path.glob("*.safetensors")):
+        found = sorted(p.name for p in path.glob("*.bin"))
+        detail = f" (found {', '.join(found)}: convert them to safetensors first)" if found else ""
+        raise ModelLoadError(
+            f"{str(path)!r} holds no *.safetensors weights{detail}; zhllama loads safetensors only"
+        )
+
+
+def load(
+    path: str | os.PathLike,
+    *,
+    dtype: str = "float32",
+    device: str = "cpu",
+    context: int | None = None,
+    rope_method: str | None = None,
+    kernels: bool = False,
+    kv_cache: str = "default",
+) -> tuple[Any, Any]:
+    """Return ``(model, tokenizer)`` for a local model folder.
+
+    The weights load from safetensors with remote code disabled; the tokenizer is zhllama's
+    exact SentencePiece tokenizer (see ``zhllama.core.tokenizer.load_tokenizer``), not the
+    converted one transformers would build. ``dtype`` is one of float32, bfloat16, float16.
+
+    ``context`` (tokens) applies ``zhllama.core.rope_scaling.plan(config, context, rope_method)``
+    to the config before the model is built (``rope_method`` alone plans for the trained length).
+    Without either, a checkpoint's legacy ``rope_scaling`` (the 16K PI and 64K YaRN models) is
+    mapped onto transformers' native types, so no remote code is needed.
+
+    ``kernels=True`` patches the model with zhllama's fused kernels for its device and dtype
+    (``zhllama.patching.apply``; ``ZHLLAMA_KERNELS=off`` turns it into a no-op); undo with
+    ``zhllama.patching.revert(model)``.
+
+    ``kv_cache="before_rope"`` makes the model cache keys before RoPE (upstream's
+    ``STORE_KV_BEFORE_ROPE``; see ``zhllama.patching``): with a length-dependent method (``auto``,
+    ``dynamic``, ``dynamic_yarn``) every cached key is then rotated with the current base.
+    """
+    from zhllama.patching import apply, check_kv_cache_mode, set_kv_cache_mode
+
+    if dtype not in _DTYPES:
+        raise ModelLoadError(f"unknown dtype {dtype!r}: use one of {', '.join(_DTYPES)}")
+    check_kv_cache_mode(kv_cache)
+    folder = Path(path).expanduser()
+    check_model_folder(folder)
+
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from zhllama.core.tokenizer import load_tokenizer
+
+    tokenizer = load_tokenizer(folder)
+    config = _rope_config(folder, context, rope_method)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(
+            folder,
+            config=config,
+            dtype=getattr(torch, dtype),
+            use_safetensors=True,
+            trust_remote_code=False,
+            local_files_only=True,
+        )
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"could not load the model in {str(folder)!r}: {exc}") from exc
+    model.to(device)
+    model.eval()
+    if kernels:
+        apply(model)
+    if kv_cache != "default":
+        set_kv_cache_mode(model, kv_cache)
+    return model, tokenizer
+
+
+def _rope_config(folder: Path, context: int | None, rope_method: str | None) -> Any:
+    """The transformers config with the RoPE settings zhllama chose applied (see ``load``)."""
+    from transformers import AutoConfig
+
+    from zhllama.core import rope_scaling
+    from zhllama.core.model_config import read_model_config
+
+    raw = read_model_config(folder)
+    try:
+        config = AutoConfig.from_pretrained(folder, trust_remote_code=False, local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"could not read the config in {str(folder)!r}: {exc}") from exc
+    if context is None and rope_method is None:
+        if not raw.get("rope_scaling"):
+            return config
+        updates = {"rope_parameters": rope_scaling.shipped_rope_parameters(raw)}
+    else:
+        target = context if context is not None else rope_scaling.describe(raw).trained_length
+        updates = rope_scaling.plan(raw, target, rope_method).transformers_config()
+        rope_scaling.register_transformers_rope_types()
+    for key, value in updates.items():
+        setattr(config, key, value)
+    return config

@@ -1,0 +1,112 @@
+"""Options several commands share: where the document store is, and which model answers.
+
+Option names match the library's parameter names (``--db`` sets ``db``, ``--openai-base-url``
+sets ``openai_base_url``), so errors that name a parameter show as the option (``command``).
+"""
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+import click
+
+_STORE_OPTIONS = [
+    click.option(
+        "--db", type=click.Path(file_okay=False), help="Embedded store folder (Chroma PersistentClient)."
+    ),
+    click.option("--chroma-url", help="A Chroma server instead of --db, e.g. http://127.0.0.1:8000."),
+    click.option("--collection", default="docqa", show_default=True, help="Collection name."),
+]
+
+
+def store_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--db``, ``--chroma-url`` and ``--collection``."""
+    for option in reversed(_STORE_OPTIONS):
+        function = option(function)
+    return function
+
+
+def open_store(db: str | None, chroma_url: str | None, collection: str, create: bool) -> Any:
+    """The ``Store`` the store options name."""
+    from zhllama.docqa.store import Store
+
+    return Store(db=db, chroma_url=chroma_url, collection=collection, create=create)
+
+
+_MODEL_OPTIONS = [
+    click.option(
+        "--model",
+        type=click.Path(),
+        help="A local Chinese-Alpaca-2 folder [default: $ZHLLAMA_MODEL, else the tiny shared test model].",
+    ),
+    click.option("--gguf", type=click.Path(), help="A GGUF file, run with llama.cpp instead of --model."),
+    click.option("--openai-base-url", help="An OpenAI-compatible server (.../v1) instead of --model."),
+    click.option("--tokenizer", help="Folder with tokenizer.model (for --gguf/--openai-base-url)."),
+    click.option("--context", type=int, default=None, help="Context length to load the model with (RoPE)."),
+    click.option("--max-new-tokens", type=int, default=None, help="Answer length [default: 512]."),
+    click.option("--greedy", is_flag=True, help="Greedy decoding instead of upstream sampling."),
+    click.option("--seed", type=int, default=None, help="Seed for sampling."),
+]
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """What the model options (``model_options``) chose."""
+
+    model: str | None
+    gguf: str | None
+    openai_base_url: str | None
+    tokenizer: str | None
+    context: int | None
+    max_new_tokens: int | None
+    greedy: bool
+    seed: int | None
+
+    def spec(self) -> Any:
+        """The ``ModelSpec`` of these options (nothing loaded yet)."""
+        from zhllama.backends.selection import resolve_model
+
+        return resolve_model(self.model, self.gguf, self.openai_base_url, self.tokenizer, self.context)
+
+    def sampling(self) -> Any:
+        """Upstream's sampling with ``--max-new-tokens`` applied."""
+        from zhllama.core.sampling import UPSTREAM
+
+        if self.max_new_tokens is None:
+            return UPSTREAM
+        return replace(UPSTREAM, max_new_tokens=self.max_new_tokens)
+
+    def backend(self, spec: Any) -> Any:
+        """Load ``spec``'s model, saying so on stderr."""
+        from zhllama.backends.selection import open_backend
+
+        click.secho(f"loading {spec.kind} model {spec.location}", dim=True, err=True)
+        return open_backend(spec)
+
+    def runner(self, spec: Any, on_text: Any = None, on_call: Any = None) -> Any:
+        """Load ``spec``'s model into a ``PromptRunner`` with upstream sampling and these overrides."""
+        from zhllama.docqa.runner import PromptRunner
+
+        return PromptRunner(
+            self.backend(spec),
+            sampling=self.sampling(),
+            greedy=self.greedy,
+            seed=self.seed,
+            on_text=on_text,
+            on_call=on_call,
+        )
+
+
+def model_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the model options to a command, which receives them as one ``model: ModelChoice``."""
+    names = [field.name for field in fields(ModelChoice)]
+
+    @functools.wraps(function)
+    def command(*args: Any, **kwargs: Any) -> Any:
+        chosen = ModelChoice(**{name: kwargs.pop(name) for name in names})
+        return function(*args, model=chosen, **kwargs)
+
+    for option in reversed(_MODEL_OPTIONS):
+        command = option(command)
+    return command
