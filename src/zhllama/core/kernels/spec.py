@@ -2,8 +2,8 @@
 
 A ``KernelSpec`` names its implementations as ``"module:function"`` strings so that the
 catalogue imports neither torch nor triton; ``dispatch`` imports the chosen implementation on
-first use. Every implementation of an op has the same
-signature and contract as its reference in ``zhllama.core.kernels.reference``.
+first use. Every implementation of an op has the same signature and contract as its reference in
+``zhllama.core.kernels.reference``.
 """
 
 from collections.abc import Callable, Mapping
