@@ -29,3 +29,66 @@ def two_page_pdf(path: Path) -> None:
     out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
     out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
     path.write_bytes(bytes(out))
+
+
+def docx_bytes(*paragraphs: str) -> bytes:
+    """A real .docx (python-docx's own template) holding ``paragraphs``."""
+    import io
+
+    import docx
+
+    document = docx.Document()
+    for text in paragraphs:
+        document.add_paragraph(text)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def rewrite_zip_member(data: bytes, member: str, change, compression: int | None = None) -> bytes:
+    """``data`` (a zip) with ``member``'s bytes replaced by ``change(old_bytes)``. ``compression``
+    stamps another method number on that member (stored as is), e.g. 99 (AES), which zipfile
+    cannot read."""
+    import io
+    import struct
+    import zipfile
+
+    source = zipfile.ZipFile(io.BytesIO(data))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in source.infolist():
+            payload = source.read(info.filename)
+            if info.filename == member:
+                payload = change(payload)
+                if compression is not None:
+                    info.compress_type = zipfile.ZIP_STORED
+            out.writestr(info, payload)
+    result = bytearray(buffer.getvalue())
+    if compression is not None:
+        name = member.encode()
+        for signature, method_at, name_at in ((b"PK\x03\x04", 8, 30), (b"PK\x01\x02", 10, 46)):
+            start = 0
+            while (start := result.find(signature, start)) >= 0:
+                if result[start + name_at : start + name_at + len(name)] == name:
+                    struct.pack_into("<H", result, start + method_at, compression)
+                start += 4
+    return bytes(result)
+
+
+def mutate(data: bytes, rng, edits: int = 3) -> bytes:
+    """``data`` with ``edits`` random byte-level edits (flip, cut, duplicate, insert junk)."""
+    out = bytearray(data)
+    for _ in range(edits):
+        if not out:
+            break
+        at = rng.randrange(len(out))
+        kind = rng.randrange(4)
+        if kind == 0:
+            out[at] ^= 1 << rng.randrange(8)
+        elif kind == 1:
+            del out[at : at + rng.randrange(1, 64)]
+        elif kind == 2:
+            out[at:at] = out[at : at + rng.randrange(1, 64)]
+        else:
+            out[at:at] = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 16)))
+    return bytes(out)

@@ -68,4 +68,4 @@ def test_discover_walks_folders_skips_hidden_entries_and_sorts(tmp_path):
     (tmp_path / ".git").mkdir()
     for name in ("b/2.txt", "a.txt", ".hidden.txt", ".git/x.txt"):
         (tmp_path / name).write_text("字", encoding="utf-8")
-    assert [p.relative_to(tmp_path).as_posix() for p in discover([tmp_path])] == ["a.txt", "b/2.txt"]
+    assert [p.relative_to(tmp_path).as_posix() for p in discover([tmp_path]).files] == ["a.txt", "b/2.txt"]

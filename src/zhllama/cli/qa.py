@@ -27,10 +27,10 @@ def _ingest(
     tokenizer: Any,
     embeddings: str = "none",
     split: dict[str, int | None] | None = None,
-    on_file: Callable[..., None] | None = None,
+    **options: Any,
 ) -> Any:
     """``docqa.ingest.ingest`` with chunks measured by ``tokenizer``; ``split`` overrides the
-    default chunk and overlap sizes where a value is given."""
+    default chunk and overlap sizes where a value is given; ``options`` go to ``ingest``."""
     from zhllama.docqa import tokenizer_path
     from zhllama.docqa.dense import load_encoder
     from zhllama.docqa.ingest import ingest
@@ -39,7 +39,7 @@ def _ingest(
     count, tokenizer_id = token_counter(tokenizer_path(tokenizer))
     given = {key: value for key, value in (split or {}).items() if value is not None}
     settings = SplitSettings(**given, tokenizer_id=tokenizer_id)
-    return ingest(paths, store, count, settings, load_encoder(embeddings), on_file=on_file)
+    return ingest(paths, store, count, settings, load_encoder(embeddings), **options)
 
 
 @dataclass(frozen=True)
@@ -65,22 +65,59 @@ def group() -> None:
 )
 @click.option("--chunk-tokens", type=int, default=None, help="Chunk size in tokens [default: 384].")
 @click.option("--overlap-tokens", type=int, default=None, help="Overlap in tokens [default: 48].")
+@click.option(
+    "--follow-symlinks", is_flag=True, help="Follow symbolic links that lead outside the given folders."
+)
+@click.option(
+    "--max-file-mb",
+    type=click.FloatRange(min=0, min_open=True),
+    default=100,
+    show_default=True,
+    help="Skip larger files.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def ingest_command(
-    paths, db, chroma_url, collection, tokenizer, embeddings, chunk_tokens, overlap_tokens, as_json
+    paths,
+    db,
+    chroma_url,
+    collection,
+    tokenizer,
+    embeddings,
+    chunk_tokens,
+    overlap_tokens,
+    follow_symlinks,
+    max_file_mb,
+    as_json,
 ):
-    """Add, update or remove the documents under PATHS in the store (re-running changes nothing)."""
+    """Add, update or remove the documents under PATHS in the store (re-running changes nothing).
+
+    A file that cannot be read is skipped with the reason; the exit status is 1 when no file could
+    be ingested at all."""
     from zhllama.docqa.documents import discover
 
+    max_bytes = int(max_file_mb * 1024 * 1024)
+    found = discover(list(paths), follow_symlinks=follow_symlinks, max_bytes=max_bytes)
     store = open_store(db, chroma_url, collection, create=True)
-    with click.progressbar(length=len(discover(list(paths))), label="ingesting", file=sys.stderr) as bar:
-        split = {"chunk_tokens": chunk_tokens, "overlap_tokens": overlap_tokens}
-        report = _ingest(list(paths), store, tokenizer, embeddings, split, lambda *_: bar.update(1))
+    split = {"chunk_tokens": chunk_tokens, "overlap_tokens": overlap_tokens}
+    total = len(found.files) + len(found.skipped)
+    with click.progressbar(length=total, label="ingesting", file=sys.stderr) as bar:
+        report = _ingest(
+            list(paths),
+            store,
+            tokenizer,
+            embeddings,
+            split,
+            on_file=lambda *_: bar.update(1),
+            max_bytes=max_bytes,
+            discovered=found,
+        )
     if as_json:
         files = [vars(f) for f in report.files]
         click.echo(json.dumps({"summary": report.summary(), "files": files}, ensure_ascii=False))
     else:
         print_ingest_report(report, store, quiet=False)
+    if report.files and report.count("skipped") == len(report.files):
+        raise click.ClickException("no file could be ingested: every one was skipped (reasons above)")
 
 
 @group.command(name="search")

@@ -1,16 +1,24 @@
 """Turn user files into text: .txt .md .html/.htm .pdf .docx, with the reason whenever one cannot be.
 
-``discover(paths)`` lists the files under the given files and folders (hidden entries skipped,
-sorted, each once). ``load_document(path)`` returns a ``Document`` (text, how it was decoded,
-and for PDF the character offset where each page starts) or raises ``UnreadableFileError`` whose
-message is the reason ingest reports: unsupported type, binary, empty, undecodable, a broken or
-encrypted PDF, a PDF with no text layer. Nothing is skipped silently.
+``discover(paths)`` finds the files under the given files and folders (hidden entries left out,
+sorted, each once) and lists what it will not read, with the reason: anything that is not a
+regular file (a FIFO, a device, a socket), a file larger than ``max_bytes``, a symbolic link (to a
+file or a folder) whose target is outside the given paths, a name that is not valid UTF-8.
+``read_file`` reads a regular file without ever blocking on a FIFO. ``load_document(path)`` returns
+a ``Document`` (text, how it was decoded, and for PDF the character offset where each page starts)
+or raises ``UnreadableFileError`` whose message is the reason ingest reports: unsupported type,
+binary, empty, undecodable, a broken or encrypted PDF, a PDF with no text layer, or whatever else
+a parser could not make of the file. Each file is read in isolation: nothing one file does stops
+another, and nothing is skipped silently.
 """
 
 from __future__ import annotations
 
+import codecs
+import io
 import os
 import re
+import stat
 import zipfile
 from bisect import bisect_right
 from dataclasses import dataclass, field
@@ -24,6 +32,8 @@ HTML_SUFFIXES = (".html", ".htm")
 SUPPORTED_SUFFIXES = (*TEXT_SUFFIXES, *HTML_SUFFIXES, ".pdf", ".docx")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_-]+)""", re.IGNORECASE)
 _BLANK_RUNS = re.compile(r"\n\s*\n\s*(?:\n\s*)+")
+MAX_FILE_BYTES = 100 * 1024 * 1024
+"""Files larger than this are skipped with the reason (``max_bytes`` raises it)."""
 
 
 class UnreadableFileError(DocQAError):
@@ -45,20 +55,114 @@ class Document:
         return bisect_right(self.page_starts, offset) if self.page_starts else None
 
 
-def discover(paths: list[str | os.PathLike]) -> list[Path]:
-    """Every file named or found (recursively, hidden entries skipped) under ``paths``, sorted, absolute."""
-    found: set[Path] = set()
+@dataclass
+class Discovery:
+    """The files ``discover`` will read, and those it will not (``(path, reason)``)."""
+
+    files: list[Path] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def _invalid_name(path: Path) -> bool:
+    return any("\udc80" <= char <= "\udcff" for char in str(path))
+
+
+def display_path(path: str | os.PathLike) -> str:
+    """``path`` as printable text: a byte that is not UTF-8 in a file name shows as ``\\xff``."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _inside(path: Path, roots: list[Path]) -> bool:
+    return any(path == root or path.is_relative_to(root) for root in roots)
+
+
+def discover(
+    paths: list[str | os.PathLike], *, follow_symlinks: bool = False, max_bytes: int = MAX_FILE_BYTES
+) -> Discovery:
+    """Every regular file named or found (recursively, hidden entries left out) under ``paths``, sorted,
+    absolute, and the entries left out with the reason (see the module docstring).
+
+    A symbolic link is followed when its target lies inside one of ``paths`` (or always, with
+    ``follow_symlinks``); a path that does not exist is a ``DocQAError``.
+    """
+    roots = []
     for given in paths:
-        path = Path(given).expanduser().resolve()
-        if path.is_dir():
-            for root, dirs, files in os.walk(path):
-                dirs[:] = [d for d in dirs if not d.startswith(".")]
-                found.update(Path(root) / f for f in files if not f.startswith("."))
-        elif path.exists():
-            found.add(path)
-        else:
+        root = Path(given).expanduser().resolve()
+        if not root.exists():
             raise DocQAError(f"{str(given)!r} does not exist: give files or folders of documents")
-    return sorted(found)
+        roots.append(root)
+    found = Discovery()
+    files: set[Path] = set()
+    seen_folders: set[Path] = set()
+
+    def consider(path: Path) -> None:
+        if _invalid_name(path):
+            found.skipped.append((path, "its name is not valid UTF-8: rename the file"))
+            return
+        if path.is_symlink():
+            target = path.resolve()
+            if not follow_symlinks and not _inside(target, roots):
+                found.skipped.append((path, f"a symbolic link to {target}, outside the given folders"))
+                return
+            if target.is_dir():
+                walk(target)
+                return
+        try:
+            info = path.stat()
+        except OSError as exc:
+            found.skipped.append((path, f"cannot read ({exc.strerror or exc})"))
+            return
+        if not stat.S_ISREG(info.st_mode):
+            found.skipped.append((path, "not a regular file (a FIFO, device or socket)"))
+        elif info.st_size > max_bytes:
+            limit = max_bytes / 1024 / 1024
+            found.skipped.append(
+                (path, f"{info.st_size / 1024 / 1024:.0f} MB, larger than the {limit:.0f} MB limit")
+            )
+        else:
+            files.add(path.resolve())
+
+    def walk(folder: Path) -> None:
+        if folder in seen_folders:
+            return
+        seen_folders.add(folder)
+        for root, dirs, names in os.walk(folder):
+            here = Path(root)
+            for name in sorted(dirs):
+                if not name.startswith(".") and (here / name).is_symlink():
+                    consider(here / name)
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (here / d).is_symlink())
+            for name in names:
+                if not name.startswith("."):
+                    consider(here / name)
+
+    for root in roots:
+        if root.is_dir():
+            walk(root)
+        else:
+            consider(root)
+    found.files = sorted(files)
+    found.skipped.sort()
+    return found
+
+
+def read_file(path: str | os.PathLike, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of the regular file ``path``; ``UnreadableFileError`` for anything else or a file
+    over ``max_bytes``. It opens without blocking, so a FIFO put in a file's place cannot hang it."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise UnreadableFileError(f"cannot read ({exc.strerror or exc})") from exc
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(file.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise UnreadableFileError("not a regular file (a FIFO, device or socket)")
+        if info.st_size > max_bytes:
+            raise UnreadableFileError(f"larger than the {max_bytes / 1024 / 1024:.0f} MB limit")
+        data = file.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise UnreadableFileError(f"larger than the {max_bytes / 1024 / 1024:.0f} MB limit")
+    return data
 
 
 def _clean(text: str) -> str:
@@ -66,40 +170,40 @@ def _clean(text: str) -> str:
     return _BLANK_RUNS.sub("\n\n", text).strip()
 
 
-def _decode(path: Path, data: bytes) -> tuple[str, str]:
+def _decode(data: bytes) -> tuple[str, str]:
     try:
         return decode_bytes(data)
     except UndecodableError as exc:
         raise UnreadableFileError(str(exc)) from exc
 
 
-def _load_html(path: Path, data: bytes) -> tuple[str, str]:
+def _load_html(data: bytes) -> tuple[str, str]:
     from bs4 import BeautifulSoup
 
     declared = _META_CHARSET.search(data[:4096])
     text, encoding = None, None
     if declared:
         encoding = declared.group(1).decode("ascii").lower()
+        codec = {"gbk": "gb18030", "gb2312": "gb18030", "big5": "cp950"}.get(encoding, encoding)
         try:
-            text = data.decode(
-                {"gbk": "gb18030", "gb2312": "gb18030", "big5": "cp950"}.get(encoding, encoding)
-            )
-        except (UnicodeDecodeError, LookupError):
+            if codecs.lookup(codec)._is_text_encoding:  # not base64, rot13, "undefined", ...
+                text = data.decode(codec)
+        except (UnicodeError, LookupError):
             text = None
     if text is None:
-        text, encoding = _decode(path, data)
+        text, encoding = _decode(data)
     soup = BeautifulSoup(text, "html.parser")
     for tag in soup(["script", "style", "noscript", "template", "head"]):
         tag.decompose()
     return soup.get_text("\n"), encoding
 
 
-def _load_pdf(path: Path) -> tuple[str, tuple[int, ...]]:
+def _load_pdf(data: bytes) -> tuple[str, tuple[int, ...]]:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
     try:
-        reader = PdfReader(str(path))
+        reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
             raise UnreadableFileError("encrypted PDF (decrypt it first)")
         pages = [_clean(page.extract_text() or "") for page in reader.pages]
@@ -116,12 +220,12 @@ def _load_pdf(path: Path) -> tuple[str, tuple[int, ...]]:
     return text, tuple(starts)
 
 
-def _load_docx(path: Path) -> str:
+def _load_docx(data: bytes) -> str:
     import docx
     from docx.opc.exceptions import PackageNotFoundError
 
     try:
-        document = docx.Document(str(path))
+        document = docx.Document(io.BytesIO(data))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise UnreadableFileError(f"broken .docx file ({exc})") from exc
     parts = [p.text for p in document.paragraphs]
@@ -131,29 +235,32 @@ def _load_docx(path: Path) -> str:
     return "\n".join(parts)
 
 
-def load_document(path: str | os.PathLike) -> Document:
-    """Load one file; raise ``UnreadableFileError`` with the reason when it cannot be used."""
+def load_document(path: str | os.PathLike, data: bytes | None = None) -> Document:
+    """Load one file (``data``: its bytes, when the caller has read them); raise
+    ``UnreadableFileError`` with the reason when it cannot be used."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise UnreadableFileError(
             f"unsupported file type {suffix or '(none)'!r}; supported: {', '.join(SUPPORTED_SUFFIXES)}"
         )
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise UnreadableFileError(f"cannot read ({exc.strerror or exc})") from exc
+    data = read_file(path) if data is None else data
     if not data.strip():
         raise UnreadableFileError("empty file")
     encoding, pages = None, ()
-    if suffix in TEXT_SUFFIXES:
-        text, encoding = _decode(path, data)
-    elif suffix in HTML_SUFFIXES:
-        text, encoding = _load_html(path, data)
-    elif suffix == ".pdf":
-        text, pages = _load_pdf(path)
-    else:
-        text = _load_docx(path)
+    try:
+        if suffix in TEXT_SUFFIXES:
+            text, encoding = _decode(data)
+        elif suffix in HTML_SUFFIXES:
+            text, encoding = _load_html(data)
+        elif suffix == ".pdf":
+            text, pages = _load_pdf(data)
+        else:
+            text = _load_docx(data)
+    except UnreadableFileError:
+        raise
+    except Exception as exc:  # parsers raise dozens of types on malformed files; each is this file's reason
+        raise UnreadableFileError(f"cannot parse it as {suffix} ({type(exc).__name__}: {exc})") from exc
     if suffix != ".pdf":
         text = _clean(text)
     if not text.strip():

@@ -10,6 +10,9 @@ The contract:
   new chunks upserted first and its old ones deleted after, so it is never absent from the store;
 - files that were ingested from a given folder (or the given file) and are gone now are deleted;
   a file that became unreadable or empty has its old chunks removed and is reported as skipped;
+- every file is read on its own: one that cannot be read, parsed or split (a broken DOCX, a FIFO,
+  a file over the size limit, a link out of the given folders: ``documents.discover``) is reported
+  with its reason and skipped, and every other file is ingested;
 - the whole ingest holds the store's writers' lock, marks the collection dirty before its first
   write and records the new generation (and rebuilds the BM25 index) when it is done.
 
@@ -28,10 +31,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from zhllama.docqa.dense import Encoder, HashedBigramEncoder
-from zhllama.docqa.documents import Document, UnreadableFileError, discover, load_document
+from zhllama.docqa.documents import (
+    MAX_FILE_BYTES,
+    Discovery,
+    Document,
+    UnreadableFileError,
+    discover,
+    display_path,
+    load_document,
+    read_file,
+)
 from zhllama.docqa.normalisation import NORMALISATION_VERSION
 from zhllama.docqa.splitting import Chunk, SplitSettings, TokenCounter, split_text
 from zhllama.docqa.store import Store, fingerprint
+from zhllama.errors import DocQAError
 
 ACTIONS = ("added", "updated", "unchanged", "deleted", "skipped")
 PAUSE_ENV = "ZHLLAMA_DOCQA_PAUSE_AFTER_FILE"  # test hook: flush and sleep this many seconds per file
@@ -83,6 +96,29 @@ def _split(document: Document, count_tokens: TokenCounter, settings: SplitSettin
     return chunks
 
 
+def _read(
+    path: Path, count_tokens: TokenCounter, settings: SplitSettings, max_bytes: int
+) -> tuple[str, Document, list[Chunk]]:
+    """``(content hash, document, chunks)`` of one file; ``UnreadableFileError`` with the reason why not."""
+    data = read_file(path, max_bytes)
+    file_hash = hashlib.sha256(data).hexdigest()
+    document = load_document(path, data)
+    try:
+        return file_hash, document, _split(document, count_tokens, settings)
+    except DocQAError:
+        raise
+    except Exception as exc:  # a text no splitter expected is this file's problem, not the ingest's
+        raise UnreadableFileError(f"cannot split its text ({type(exc).__name__}: {exc})") from exc
+
+
+def _file_hash(path: Path, max_bytes: int) -> str | None:
+    """The content hash of a readable file, or None (then ``_read`` says why it is unreadable)."""
+    try:
+        return hashlib.sha256(read_file(path, max_bytes)).hexdigest()
+    except UnreadableFileError:
+        return None
+
+
 def ingest(
     paths: list[str | os.PathLike],
     store: Store,
@@ -91,12 +127,20 @@ def ingest(
     encoder: Encoder | None = None,
     on_file: Callable[[Path, FileReport], None] | None = None,
     batch_chunks: int = 512,
+    *,
+    follow_symlinks: bool = False,
+    max_bytes: int = MAX_FILE_BYTES,
+    discovered: Discovery | None = None,
 ) -> IngestReport:
-    """Bring ``store`` in line with the files under ``paths``; see the module docstring for the contract."""
+    """Bring ``store`` in line with the files under ``paths``; see the module docstring for the contract.
+
+    ``discovered`` is ``discover(paths, ...)`` when the caller has it already (e.g. to size a progress
+    bar); ``follow_symlinks`` and ``max_bytes`` are ``discover``'s.
+    """
     started = time.perf_counter()
     encoder = encoder or HashedBigramEncoder()
     roots = [Path(p).expanduser().resolve() for p in paths]
-    files = discover(paths)
+    found = discovered or discover(paths, follow_symlinks=follow_symlinks, max_bytes=max_bytes)
     pause = float(os.environ.get(PAUSE_ENV, "0") or 0)
     report = IngestReport()
     with store.lock():
@@ -139,39 +183,32 @@ def ingest(
             if on_file is not None:
                 on_file(path, file_report)
 
-        for path in files:
+        def skip(path: Path, reason: str) -> None:
+            """Report ``path`` as skipped; chunks it had from an earlier ingest are removed."""
+            nonlocal all_ids
+            old = stored.get(str(path))
+            if old is not None:
+                stale.extend(old["ids"])
+                all_ids -= old["ids"]
+                flush()
+                reason = f"{reason} (its {len(old['ids'])} old chunks removed)"
+            record(path, FileReport(display_path(path), "skipped", 0, reason))
+
+        for path, reason in found.skipped:
+            skip(path, reason)
+        for path in found.files:
             source = str(path)
             old = stored.get(source)
+            if old is not None and old["n"] == {len(old["ids"])} and len(old["hashes"]) == 1:
+                ((old_hash, old_settings),) = old["hashes"]
+                if old_settings == settings.key and _file_hash(path, max_bytes) == old_hash:
+                    record(path, FileReport(source, "unchanged", len(old["ids"])))
+                    continue
             try:
-                data = path.read_bytes()
-            except OSError as exc:
-                data = None
-                reason = f"cannot read ({exc.strerror or exc})"
-            file_hash = hashlib.sha256(data).hexdigest() if data is not None else ""
-            if (
-                old is not None
-                and old["hashes"] == {(file_hash, settings.key)}
-                and old["n"] == {len(old["ids"])}
-            ):
-                record(path, FileReport(source, "unchanged", len(old["ids"])))
-                continue
-            try:
-                if data is None:
-                    raise UnreadableFileError(reason)
-                document = load_document(path)
+                file_hash, document, chunks = _read(path, count_tokens, settings, max_bytes)
             except UnreadableFileError as exc:
-                if old is not None:
-                    stale.extend(old["ids"])
-                    all_ids -= old["ids"]
-                    flush()
-                    record(
-                        path,
-                        FileReport(source, "skipped", 0, f"{exc} (its {len(old['ids'])} old chunks removed)"),
-                    )
-                else:
-                    record(path, FileReport(source, "skipped", 0, str(exc)))
+                skip(path, str(exc))
                 continue
-            chunks = _split(document, count_tokens, settings)
             ids = [chunk_id(settings.key, source, file_hash, n) for n in range(len(chunks))]
             for n, (cid, chunk) in enumerate(zip(ids, chunks, strict=True)):
                 meta = {
@@ -200,7 +237,7 @@ def ingest(
             record(path, FileReport(source, "added" if old is None else "updated", len(chunks)))
             if pause:
                 time.sleep(pause)
-        present = {str(p) for p in files}
+        present = {str(p) for p in found.files} | {str(p) for p, _ in found.skipped}
         for source, entry in sorted(stored.items()):
             if source not in present and _under(source, roots):
                 stale.extend(entry["ids"])
