@@ -25,6 +25,10 @@ class ModelConfigError(ModelLoadError):
     """A model's ``config.json`` is missing, unreadable, not JSON, or not a JSON object."""
 
 
+class SamplingError(ZhllamaError):
+    """A sampling setting (temperature, top_k, top_p, repetition_penalty, max_new_tokens) is out of range."""
+
+
 class RopeScalingError(ZhllamaError):
     """A RoPE scaling request or a checkpoint's rope settings cannot be honoured as given."""
 

@@ -57,9 +57,15 @@ def test_queries_file_prints_one_json_line_per_question(tmp_path, tokenizer_dir)
         main, ["qa", "search", "--db", db, "--queries", str(tmp_path / "q.txt"), "--k", "1"]
     )
     lines = [json.loads(line) for line in result.output.splitlines()]
-    assert [line["question"] for line in lines] == ["长城东起哪里？", "乌龙茶"]
+    assert [line["question"] for line in lines] == ["长城东起哪里？", "", "乌龙茶"], "line N answers line N"
     assert lines[0]["hits"][0]["source"].endswith("great-wall.md")
-    assert lines[1]["hits"][0]["source"].endswith("tea.txt")
+    assert lines[1]["hits"] == []
+    assert lines[2]["hits"][0]["source"].endswith("tea.txt")
+    (tmp_path / "gbk.txt").write_bytes("\ufeff乌龙茶\n".encode("utf-8"))  # a BOM is not part of the question
+    (tmp_path / "q-gbk.txt").write_bytes("乌龙茶\n长城东起哪里？\n".encode("gbk"))
+    for name, first in (("gbk.txt", "乌龙茶"), ("q-gbk.txt", "乌龙茶")):
+        result = runner.invoke(main, ["qa", "search", "--db", db, "--queries", str(tmp_path / name)])
+        assert json.loads(result.output.splitlines()[0])["question"] == first
 
 
 def test_search_on_a_missing_store_says_to_ingest_first(tmp_path):

@@ -101,7 +101,14 @@ class LlamaCppBackend(BackendBase):
         if n_threads is not None:
             kwargs["n_threads"] = n_threads
         kwargs.update(llama_kwargs)
-        return cls(Llama(model_path=str(path), verbose=verbose, **kwargs))
+        try:
+            llama = Llama(model_path=str(path), verbose=verbose, **kwargs)
+        except (ValueError, RuntimeError, OSError) as exc:  # llama.cpp says only "Failed to load model"
+            raise BackendError(
+                f"llama.cpp cannot load {str(path)!r} ({exc}): is the file complete and a GGUF this "
+                "llama.cpp reads? Export it again (zhllama gguf export MODEL_DIR OUT.gguf)"
+            ) from exc
+        return cls(llama)
 
     @property
     def context_window(self) -> int:

@@ -24,10 +24,12 @@ streamed text, as on every backend (the server's own stop handling would hide wh
 reply); the stream is closed at the first one, which ends the generation on the server.
 """
 
+import http.client
 import json
 import os
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from typing import Any, Literal
@@ -39,6 +41,36 @@ from zhllama.core.templates import Template
 
 PromptFormat = Literal["ids", "chat", "text"]
 PROMPT_FORMATS = ("ids", "chat", "text")
+DEFAULT_TIMEOUT = 300.0
+"""Seconds to wait for the server to connect, answer, or send the next piece of a stream."""
+
+
+def check_base_url(base_url: str) -> None:
+    """Refuse, with what to pass instead, a base URL that is not ``http(s)://host[:port]/...``."""
+    try:
+        parsed = urllib.parse.urlsplit(str(base_url))
+        parsed.port  # noqa: B018 (raises ValueError for a port that is not a number)
+    except ValueError as exc:
+        raise BackendError(
+            f"`openai_base_url` {base_url!r} is not a URL ({exc}): e.g. http://127.0.0.1:8000/v1"
+        ) from exc
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise BackendError(
+            f"`openai_base_url` {base_url!r} is not an http(s) URL with a host: e.g. http://127.0.0.1:8000/v1"
+        )
+
+
+def _listing(answer: Any, where: str) -> list[dict[str, Any]]:
+    """The ``data`` of a ``/models`` answer, each entry a dict with a string ``id``."""
+    data = answer.get("data") if isinstance(answer, dict) else None
+    if not isinstance(data, list) or not all(
+        isinstance(entry, dict) and isinstance(entry.get("id"), str) for entry in data
+    ):
+        raise BackendError(
+            f"{where} did not answer like an OpenAI-compatible server ({str(answer)[:120]!r} is not "
+            '{"data": [{"id": ...}, ...]}): check the URL, which must end in /v1'
+        )
+    return data
 
 
 class OpenAICompatibleBackend(BackendBase):
@@ -60,12 +92,19 @@ class OpenAICompatibleBackend(BackendBase):
         prompt_format: PromptFormat = "ids",
         context_window: int | None = None,
         api_key: str | None = None,
-        timeout: float = 600.0,
+        timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         if prompt_format not in PROMPT_FORMATS:
             raise BackendError(
-                f"unknown prompt_format {prompt_format!r}: use one of {', '.join(PROMPT_FORMATS)}"
+                f"unknown `prompt_format` {prompt_format!r}: use one of {', '.join(PROMPT_FORMATS)}"
             )
+        check_base_url(base_url)
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, int | float)
+            or not 0 < timeout < float("inf")
+        ):
+            raise BackendError(f"`timeout` must be a positive number of seconds, got {timeout!r}")
         if isinstance(tokenizer, (str, os.PathLike)):
             from zhllama.core.tokenizer import load_tokenizer
 
@@ -84,7 +123,7 @@ class OpenAICompatibleBackend(BackendBase):
     def _listed_models(self) -> list[dict[str, Any]]:
         with self._lock:
             if self._models is None:
-                self._models = list(self._request("GET", "/models").get("data") or [])
+                self._models = _listing(self._request("GET", "/models"), f"{self.base_url}/models")
             return self._models
 
     @property
@@ -100,8 +139,9 @@ class OpenAICompatibleBackend(BackendBase):
     def context_window(self) -> int:
         if self._context_window is None:
             for entry in self._listed_models():
-                if entry.get("id") == self.model and entry.get("max_model_len"):
-                    self._context_window = int(entry["max_model_len"])
+                length = entry.get("max_model_len")
+                if entry.get("id") == self.model and isinstance(length, int) and length > 0:
+                    self._context_window = length
                     break
             else:
                 raise BackendError(
@@ -137,25 +177,30 @@ class OpenAICompatibleBackend(BackendBase):
 
         finish, usage, pieces = "length", None, 0
         for event in self._stream(path, body):
-            if event.get("usage"):
-                usage = event["usage"]
-            for choice in event.get("choices") or []:
-                text = (choice.get("delta") or {}).get("content") if path == "/chat/completions" else None
-                text = choice.get("text", "") if text is None else text
+            usage = _usage(event) or usage
+            for choice in _choices(event, self.base_url + path):
+                text = _choice_text(choice, chat=path == "/chat/completions")
                 pieces += bool(text)
                 finish = choice.get("finish_reason") or finish
-                if reply.push(text or ""):
+                if reply.push(text):
                     break
             if reply.stopped:
                 break  # closing the stream ends the generation on the server
-        prompt_tokens = int(usage["prompt_tokens"]) if usage else len(request.ids)
+        prompt_tokens = usage["prompt_tokens"] if usage else len(request.ids)
         # servers that report no usage stream one piece per token (a split character aside)
-        generated = int(usage["completion_tokens"]) if usage else pieces
+        generated = usage["completion_tokens"] if usage else pieces
         return ("stop" if finish == "stop" else "length"), prompt_tokens, generated
 
     def _prompt_text(self, messages: Messages, template: Template) -> str:
+        controls = {template.bos, template.eos} | {
+            token
+            for token in (
+                getattr(self.tokenizer, name, None) for name in ("bos_token", "eos_token", "unk_token")
+            )
+            if isinstance(token, str) and token
+        }
         for message in messages:
-            typed = [s for s in (template.bos, template.eos) if s in str(message.get("content", ""))]
+            typed = sorted(s for s in controls if s in str(message.get("content", "")))
             if typed:
                 raise BackendError(
                     f"a {message.get('role')} message holds {typed[0]!r}: with prompt_format='text' the "
@@ -174,7 +219,10 @@ class OpenAICompatibleBackend(BackendBase):
         try:
             return urllib.request.urlopen(request, timeout=self.timeout)
         except urllib.error.HTTPError as exc:
-            detail = exc.read().decode("utf-8", errors="replace")[:800]
+            try:
+                detail = exc.read().decode("utf-8", errors="replace")[:800]
+            except (OSError, http.client.HTTPException):
+                detail = exc.reason
             hint = ""
             if body is not None and isinstance(body.get("prompt"), list) and "prompt" in detail:
                 hint = (
@@ -185,27 +233,76 @@ class OpenAICompatibleBackend(BackendBase):
             raise BackendError(
                 f"{method} {self.base_url}{path} failed with HTTP {exc.code}: {detail}.{hint}"
             ) from exc
-        except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+        except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
             raise BackendError(
-                f"cannot reach the server at {self.base_url} ({exc}): is it running, and is base_url the "
-                "address ending in /v1?"
+                f"cannot reach the server at {self.base_url} ({exc}): is it running, and is "
+                f"`openai_base_url` the address ending in /v1? (waited up to {self.timeout:g}s, `timeout`)"
             ) from exc
 
-    def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         with self._open(method, path, body) as response:
-            return json.load(response)
+            return self._json(self._read(response.read), method, path)
 
     def _stream(self, path: str, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """Server-sent events of a streamed completion, as dicts, until ``[DONE]``."""
         with self._open("POST", path, body) as response:
-            for raw in response:
-                line = raw.decode("utf-8").strip()
-                if not line.startswith("data:"):
+            while raw := self._read(response.readline):
+                line = raw.strip()
+                if not line.startswith(b"data:"):
                     continue
-                data = line[len("data:") :].strip()
-                if data == "[DONE]":
+                data = line[len(b"data:") :].strip()
+                if data == b"[DONE]":
                     return
-                event = json.loads(data)
+                event = self._json(data, "POST", path)
+                if not isinstance(event, dict):
+                    raise BackendError(f"POST {self.base_url}{path} streamed {event!r}, not an event object")
                 if "error" in event:
                     raise BackendError(f"the server at {self.base_url} reported an error: {event['error']}")
                 yield event
+
+    def _read(self, read: Any) -> bytes:
+        """``read()`` of the response, with a server that stops mid-answer turned into a clear error."""
+        try:
+            return read()
+        except (TimeoutError, OSError, http.client.HTTPException) as exc:
+            raise BackendError(
+                f"the server at {self.base_url} stopped answering ({type(exc).__name__}: {exc}); "
+                f"waited up to {self.timeout:g}s (`timeout`)"
+            ) from exc
+
+    def _json(self, raw: bytes, method: str, path: str) -> Any:
+        try:
+            return json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            problem = "is not UTF-8 text"
+        except json.JSONDecodeError:
+            problem = "is not JSON"
+        raise BackendError(
+            f"the answer to {method} {self.base_url}{path} {problem} ({raw[:80]!r}): is `openai_base_url` an "
+            "OpenAI-compatible server (the address ending in /v1)?"
+        )
+
+
+def _usage(event: dict[str, Any]) -> dict[str, int] | None:
+    """An event's token counts, when it carries well-formed ones."""
+    usage = event.get("usage")
+    if isinstance(usage, dict) and all(
+        isinstance(usage.get(k), int) for k in ("prompt_tokens", "completion_tokens")
+    ):
+        return usage
+    return None
+
+
+def _choices(event: dict[str, Any], where: str) -> list[dict[str, Any]]:
+    choices = event.get("choices") or []
+    if not isinstance(choices, list) or not all(isinstance(choice, dict) for choice in choices):
+        raise BackendError(f"{where} streamed choices {str(choices)[:120]!r}, not a list of objects")
+    return choices
+
+
+def _choice_text(choice: dict[str, Any], chat: bool) -> str:
+    """The text a streamed choice adds (``delta.content`` in chat, ``text`` otherwise); "" for none."""
+    delta = choice.get("delta")
+    text = delta.get("content") if chat and isinstance(delta, dict) else None
+    text = choice.get("text") if text is None else text
+    return text if isinstance(text, str) else ""

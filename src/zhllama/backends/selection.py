@@ -35,6 +35,7 @@ class ModelSpec:
     location: str
     tokenizer: Path | None = None
     context: int | None = None
+    timeout: float | None = None
 
     @property
     def tokenizer_folder(self) -> Path | None:
@@ -50,6 +51,7 @@ def resolve_model(
     openai_base_url: str | None = None,
     tokenizer: str | os.PathLike | None = None,
     context: int | None = None,
+    timeout: float | None = None,
 ) -> ModelSpec:
     """The model to use (at most one of ``model``/``gguf``/``openai_base_url``), without loading it."""
     from zhllama.locations import default_model_dir
@@ -74,7 +76,7 @@ def resolve_model(
                 "`openai_base_url` needs the model's tokenizer to build prompts and count tokens: "
                 "pass `tokenizer` (a folder with tokenizer.model)"
             )
-        return ModelSpec("openai", openai_base_url, tokenizer_dir, context)
+        return ModelSpec("openai", openai_base_url, tokenizer_dir, context, timeout)
     if not model and default is None:
         raise ModelLoadError(NO_MODEL_MESSAGE)
     folder = Path(model).expanduser() if model else default
@@ -91,7 +93,8 @@ def open_backend(spec: ModelSpec) -> Backend:
     if spec.kind == "llama.cpp":
         return LlamaCppBackend.from_gguf(spec.location, context=spec.context)
     if spec.kind == "openai":
-        return OpenAICompatibleBackend(spec.location, spec.tokenizer, context_window=spec.context)
+        options = {} if spec.timeout is None else {"timeout": spec.timeout}
+        return OpenAICompatibleBackend(spec.location, spec.tokenizer, context_window=spec.context, **options)
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()

@@ -86,8 +86,11 @@ def load(
             trust_remote_code=False,
             local_files_only=True,
         )
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"could not load the model in {str(folder)!r}: {exc}") from exc
+    except Exception as exc:  # damaged weights raise SafetensorError, OSError, RuntimeError, ...
+        raise ModelLoadError(
+            f"could not load the model in {str(folder)!r} ({type(exc).__name__}: {exc}): are its "
+            "*.safetensors files complete? Copy or download them again"
+        ) from exc
     model.to(device)
     model.eval()
     if kernels:

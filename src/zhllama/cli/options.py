@@ -43,8 +43,21 @@ _MODEL_OPTIONS = [
     click.option("--gguf", type=click.Path(), help="A GGUF file, run with llama.cpp instead of --model."),
     click.option("--openai-base-url", help="An OpenAI-compatible server (.../v1) instead of --model."),
     click.option("--tokenizer", help="Folder with tokenizer.model (for --gguf/--openai-base-url)."),
-    click.option("--context", type=int, default=None, help="Context length to load the model with (RoPE)."),
-    click.option("--max-new-tokens", type=int, default=None, help="Answer length [default: 512]."),
+    click.option(
+        "--context",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Context length to load the model with (RoPE).",
+    ),
+    click.option(
+        "--timeout",
+        type=click.FloatRange(min=0, min_open=True),
+        default=None,
+        help="Seconds to wait for --openai-base-url's server (each answer or streamed piece) [default: 300].",
+    ),
+    click.option(
+        "--max-new-tokens", type=click.IntRange(min=1), default=None, help="Answer length [default: 512]."
+    ),
     click.option("--greedy", is_flag=True, help="Greedy decoding instead of upstream sampling."),
     click.option("--seed", type=int, default=None, help="Seed for sampling."),
 ]
@@ -59,6 +72,7 @@ class ModelChoice:
     openai_base_url: str | None
     tokenizer: str | None
     context: int | None
+    timeout: float | None
     max_new_tokens: int | None
     greedy: bool
     seed: int | None
@@ -67,7 +81,9 @@ class ModelChoice:
         """The ``ModelSpec`` of these options (nothing loaded yet)."""
         from zhllama.backends.selection import resolve_model
 
-        return resolve_model(self.model, self.gguf, self.openai_base_url, self.tokenizer, self.context)
+        return resolve_model(
+            self.model, self.gguf, self.openai_base_url, self.tokenizer, self.context, self.timeout
+        )
 
     def sampling(self) -> Any:
         """Upstream's sampling with ``--max-new-tokens`` applied."""

@@ -123,25 +123,37 @@ def ingest_command(
 @group.command(name="search")
 @click.argument("question", required=False)
 @store_options
-@click.option("--k", "k", type=int, default=5, show_default=True, help="How many chunks.")
+@click.option("--k", "k", type=click.IntRange(min=1), default=5, show_default=True, help="How many chunks.")
 @click.option("--mode", type=_MODES, default="auto", show_default=True)
 @click.option(
-    "--queries", type=click.File("r", encoding="utf-8"), help="One question per line; prints JSON lines."
+    "--queries",
+    type=click.Path(exists=True, dir_okay=False),
+    help="One question per line (UTF-8, GBK, Big5 or UTF-16); prints one JSON line per input line.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def search_command(question, db, chroma_url, collection, k, mode, queries, as_json):
     """Show the chunks that best answer QUESTION, with source file and score (no model is run)."""
+    from zhllama.docqa.documents import UnreadableFileError, read_file
+    from zhllama.docqa.encodings import UndecodableError, decode_bytes
     from zhllama.docqa.retrieval import Retriever
 
     if (question is None) == (queries is None):
         raise click.UsageError("give a QUESTION or --queries FILE (one question per line), not both")
-    retriever = Retriever(open_store(db, chroma_url, collection, create=False), mode=mode)
+    lines = None
     if queries is not None:
-        for line in queries:
-            if line.strip():
-                hits = retriever.retrieve(line.strip(), k)
-                result = {"question": line.strip(), "hits": [h.as_dict() for h in hits]}
-                click.echo(json.dumps(result, ensure_ascii=False))
+        try:  # read before the store opens: a bad file fails fast
+            lines = decode_bytes(read_file(queries))[0].splitlines()
+        except (UnreadableFileError, UndecodableError) as exc:
+            raise click.BadParameter(f"{queries}: {exc}", param_hint="--queries") from exc
+    retriever = Retriever(open_store(db, chroma_url, collection, create=False), mode=mode)
+    if lines is not None:
+        for line in lines:  # one output line per input line, blank ones included
+            hits = retriever.retrieve(line.strip(), k)
+            click.echo(
+                json.dumps(
+                    {"question": line.strip(), "hits": [h.as_dict() for h in hits]}, ensure_ascii=False
+                )
+            )
         return
     hits = retriever.retrieve(question, k)
     if as_json:
@@ -173,7 +185,11 @@ def list_command(db, chroma_url, collection, as_json):
 
 _ANSWER_OPTIONS = [
     click.option(
-        "--k", "k", type=int, default=None, help="Chunks to retrieve [default: as many as fit the context]."
+        "--k",
+        "k",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Chunks to retrieve [default: as many as fit the context].",
     ),
     click.option(
         "--chain",

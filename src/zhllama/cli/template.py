@@ -31,10 +31,18 @@ def _messages(system: str | None, users: tuple[str, ...], answers: tuple[str, ..
             raise click.UsageError("pass either --messages FILE or --system/--user/--assistant, not both")
         try:
             messages = json.loads(Path(path).read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise click.ClickException(f"{path} is not valid JSON: {exc}") from exc
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise click.BadParameter(
+                f"{path} is not a readable JSON file: {exc}", param_hint="--messages"
+            ) from exc
         if isinstance(messages, dict) and "messages" in messages:
             messages = messages["messages"]
+        if not isinstance(messages, list):
+            raise click.BadParameter(
+                f"{path} holds a JSON {type(messages).__name__}: give a list of "
+                '{"role": ..., "content": ...} messages, or {"messages": [...]}',
+                param_hint="--messages",
+            )
         return messages
     if not users:
         raise click.UsageError("pass at least one --user TEXT, or --messages FILE")

@@ -111,9 +111,11 @@ def answer_question(
         raise DocQAError(f"unknown chain {chain!r}: use one of {', '.join(CHAINS)}")
     if not question.strip():
         raise DocQAError("the question is empty")
+    if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
+        raise DocQAError(f"`k` must be a whole number of chunks >= 1 (or None: as many as fit), got {k!r}")
     started = time.perf_counter()
     calls_before = len(runner.calls)
-    hits = retriever.retrieve(question, k or default_k(question, runner, history))
+    hits = retriever.retrieve(question, k if k is not None else default_k(question, runner, history))
     retrieved = time.perf_counter()
     texts = [hit.text for hit in hits]
     limit = runner.prompt_limit

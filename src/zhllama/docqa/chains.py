@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from zhllama.core import prompts
 from zhllama.core.prompts import Prompt
+from zhllama.errors import DocQAError
 
 Ask = Callable[[Prompt, Mapping[str, str]], str]
 AskMany = Callable[[Prompt, Sequence[Mapping[str, str]]], list[str]]
@@ -30,10 +31,14 @@ KINDS = ("stuff", "refine", "map_reduce")
 DOCUMENT_SEPARATOR = "\n\n"
 
 
+class ChainError(DocQAError, ValueError):
+    """A chain cannot run as asked; a ``ValueError`` too, as LangChain users expect of bad arguments."""
+
+
 def check_kind(kind: str) -> None:
-    """Raise ``ValueError`` naming the choices unless ``kind`` is one of ``KINDS``."""
+    """Raise ``ChainError`` naming the choices unless ``kind`` is one of ``KINDS``."""
     if kind not in KINDS:
-        raise ValueError(f"unknown chain kind {kind!r}: use one of {', '.join(KINDS)}")
+        raise ChainError(f"unknown chain kind {kind!r}: use one of {', '.join(KINDS)}")
 
 
 def _many(ask: Ask, ask_many: AskMany | None) -> AskMany:
@@ -78,7 +83,7 @@ def summarize(
     """A summary of ``texts`` by ``kind`` (one text, or ``stuff``: a single call on all of them joined).
 
     ``collapse(partials)`` returns the partial summaries grouped so that each group fits one call;
-    it must make progress (fewer groups than partials) or a ``ValueError`` is raised.
+    it must make progress (fewer groups than partials) or a ``ChainError`` is raised.
     """
     check_kind(kind)
     texts = list(texts)
@@ -96,7 +101,7 @@ def summarize(
         if len(groups) <= 1:
             break
         if len(groups) >= len(partial):
-            raise ValueError(
+            raise ChainError(
                 "the partial summaries are too long to combine two at a time: allow fewer tokens per "
                 "summary or use a model with a longer context"
             )

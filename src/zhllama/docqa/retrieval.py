@@ -85,8 +85,12 @@ class Retriever:
         return self.store.query_vectors(vector, n)
 
     def retrieve(self, question: str, k: int = 5) -> list[Hit]:
-        """The ``k`` best chunks for ``question``, best first, with citations and scores."""
-        if k <= 0 or not question.strip():
+        """The ``k`` best chunks for ``question``, best first, with citations and scores.
+
+        Chunks with equal scores come in chunk-id order, whatever the store's history."""
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise DocQAError(f"`k` must be a whole number of chunks >= 1, got {k!r}")
+        if not question.strip():
             return []
         n = max(k, self.candidates)
         if self.mode == "lexical":
@@ -96,6 +100,7 @@ class Retriever:
         else:
             lexical = self.store.lexical_index().search(question, n)
             rows = fuse(lexical, self._dense(question, n), self.dense_weight)[:k]
+        rows.sort(key=lambda row: (-row[1], row[0]))
         found = self.store.get([r[0] for r in rows])
         hits = []
         for chunk_id, score, lexical_score, dense_score in rows:

@@ -54,12 +54,32 @@ def fingerprint(ids: set[str] | list[str]) -> str:
     return "ids-" + digest.hexdigest()[:32]
 
 
+_BUILDING = ".building-"
+
+
+def _remove_abandoned_builds(root: Path) -> None:
+    """Delete index folders half-written by processes that died (``.building-PID-...``)."""
+    for folder in root.glob(f"{_BUILDING}*"):
+        pid = folder.name.removeprefix(_BUILDING).split("-", 1)[0]
+        try:
+            os.kill(int(pid), 0)
+            continue  # still building
+        except (ValueError, ProcessLookupError):
+            shutil.rmtree(folder, ignore_errors=True)
+        except PermissionError:
+            continue  # another user's live process
+
+
 def _cache_home() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "zhllama" / "docqa"
 
 
 class StoreNotFoundError(DocQAError):
     """There is no docqa store where one was to be opened (``create=False``)."""
+
+
+class StoreDamagedError(DocQAError):
+    """Chroma failed on the store: its files are damaged, or the server failed or is incompatible."""
 
 
 class Store:
@@ -93,7 +113,7 @@ class Store:
             from filelock import FileLock
 
             # two processes creating one new store at once race on Chroma's schema: one at a time
-            with FileLock(str(self.db / ".open.lock")):
+            with FileLock(str(self.db / ".open.lock")), self._chroma("opening it"):
                 self.client = chromadb.PersistentClient(path=str(self.db / "chroma"), settings=settings)
             self.cache_dir = self.db
         else:
@@ -113,31 +133,56 @@ class Store:
             key = hashlib.sha256(f"{self.location}\0{collection}".encode()).hexdigest()[:16]
             self.cache_dir = _cache_home() / key
             self.cache_dir.mkdir(parents=True, exist_ok=True)
+        if not create and collection not in self._collection_names():
+            raise StoreNotFoundError(
+                f"the store at {self.location} has no collection {collection!r}: ingest into it first, or "
+                f"pick one of {', '.join(self._collection_names()) or '(none)'} with `collection`"
+            )
+        with self._chroma(f"opening collection {collection!r}"):
+            self.collection = self.client.get_or_create_collection(
+                collection,
+                embedding_function=None,
+                metadata={_META_SCHEMA: SCHEMA},
+                configuration={"hnsw": {"space": "cosine"}},
+            )
+        self._lexical: LexicalIndex | None = None
+
+    @contextmanager
+    def _chroma(self, doing: str) -> Iterator[None]:
+        """Chroma's own exceptions (dozens of types, from SQLite, HNSW files and HTTP) as one
+        ``StoreDamagedError`` that says what failed and how to rebuild."""
         try:
-            if create:
-                self.collection = self.client.get_or_create_collection(
-                    collection,
-                    embedding_function=None,
-                    metadata={_META_SCHEMA: SCHEMA},
-                    configuration={"hnsw": {"space": "cosine"}},
-                )
-            else:
-                self.collection = self.client.get_collection(collection, embedding_function=None)
+            yield
         except DocQAError:
             raise
         except Exception as exc:
-            raise DocQAError(f"cannot open collection {collection!r} at {self.location}: {exc}") from exc
-        self._lexical: LexicalIndex | None = None
+            detail = f"{doing}: {type(exc).__name__}: {exc}"
+            if self.db is None:
+                raise StoreDamagedError(
+                    f"the Chroma server at {self.location} failed ({detail}): check the server and its log; "
+                    "to rebuild, ingest the documents again into a new `collection`"
+                ) from exc
+            raise StoreDamagedError(
+                f"the docqa store at {self.location} cannot be read ({detail}); it looks damaged. Your "
+                f"documents are untouched: move {self.location} away (or delete it) and ingest them again "
+                "to rebuild it"
+            ) from exc
+
+    def _collection_names(self) -> list[str]:
+        with self._chroma("listing its collections"):
+            return sorted(getattr(c, "name", c) for c in self.client.list_collections())
 
     # --- collection metadata -------------------------------------------------------------------
     def metadata(self) -> dict:
-        fresh = self.client.get_collection(self.collection_name, embedding_function=None)
-        return dict(fresh.metadata or {})
+        with self._chroma("reading its metadata"):
+            fresh = self.client.get_collection(self.collection_name, embedding_function=None)
+            return dict(fresh.metadata or {})
 
     def _set_metadata(self, **values: str) -> None:
         metadata = self.metadata()
         metadata.update({k: v for k, v in values.items() if v is not None})
-        self.collection.modify(metadata=metadata)
+        with self._chroma("writing its metadata"):
+            self.collection.modify(metadata=metadata)
 
     @property
     def embedding(self) -> str | None:
@@ -169,13 +214,15 @@ class Store:
 
     # --- records --------------------------------------------------------------------------------
     def count(self) -> int:
-        return self.collection.count()
+        with self._chroma("counting its chunks"):
+            return self.collection.count()
 
     def records(self, include: tuple[str, ...] = ("metadatas",)) -> Iterator[tuple[str, str | None, dict]]:
         """Every ``(id, document or None, metadata)``, paged so a large collection streams."""
         offset = 0
         while True:
-            page = self.collection.get(include=list(include), limit=_PAGE, offset=offset)
+            with self._chroma("reading its chunks"):
+                page = self.collection.get(include=list(include), limit=_PAGE, offset=offset)
             ids = page["ids"]
             if not ids:
                 return
@@ -201,33 +248,37 @@ class Store:
         """``id -> (document, metadata)`` for the ids that exist."""
         found = {}
         for i in range(0, len(ids), _PAGE):
-            page = self.collection.get(ids=ids[i : i + _PAGE], include=["documents", "metadatas"])
+            with self._chroma("reading chunks"):
+                page = self.collection.get(ids=ids[i : i + _PAGE], include=["documents", "metadatas"])
             for chunk_id, doc, meta in zip(page["ids"], page["documents"], page["metadatas"], strict=True):
                 found[chunk_id] = (doc, meta or {})
         return found
 
     def upsert(self, ids: list[str], documents: list[str], metadatas: list[dict], embeddings) -> None:
-        step = max(1, min(self.client.get_max_batch_size(), 1000))
-        for i in range(0, len(ids), step):
-            self.collection.upsert(
-                ids=ids[i : i + step],
-                documents=documents[i : i + step],
-                metadatas=metadatas[i : i + step],
-                embeddings=[list(map(float, row)) for row in embeddings[i : i + step]],
-            )
+        with self._chroma("writing chunks"):
+            step = max(1, min(self.client.get_max_batch_size(), 1000))
+            for i in range(0, len(ids), step):
+                self.collection.upsert(
+                    ids=ids[i : i + step],
+                    documents=documents[i : i + step],
+                    metadatas=metadatas[i : i + step],
+                    embeddings=[list(map(float, row)) for row in embeddings[i : i + step]],
+                )
 
     def delete(self, ids: list[str]) -> None:
-        for i in range(0, len(ids), _PAGE):
-            self.collection.delete(ids=ids[i : i + _PAGE])
+        with self._chroma("deleting chunks"):
+            for i in range(0, len(ids), _PAGE):
+                self.collection.delete(ids=ids[i : i + _PAGE])
 
     def query_vectors(self, vector, k: int) -> list[tuple[str, float]]:
         """Nearest chunks to ``vector`` as ``(id, cosine similarity)``, best first."""
         n = min(k, self.count())
         if n <= 0:
             return []
-        result = self.collection.query(
-            query_embeddings=[list(map(float, vector))], n_results=n, include=["distances"]
-        )
+        with self._chroma("searching its vectors"):
+            result = self.collection.query(
+                query_embeddings=[list(map(float, vector))], n_results=n, include=["distances"]
+            )
         return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0], strict=True)]
 
     # --- writers' lock --------------------------------------------------------------------------
@@ -270,8 +321,8 @@ class Store:
                 if len(index.ids) == count:
                     self._lexical = index
                     return index
-            except (OSError, ValueError, KeyError):
-                pass  # a damaged cache is rebuilt below
+            except Exception:
+                pass
         self._lexical = self.rebuild_lexical(analyser, generation)
         return self._lexical
 
@@ -284,7 +335,8 @@ class Store:
         tag = f"{analyser}-{generation or fingerprint(ids)}"
         index = LexicalIndex.build(ids, texts, analyser, tag)
         self.lexical_root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".building-", dir=self.lexical_root))
+        _remove_abandoned_builds(self.lexical_root)
+        tmp = Path(tempfile.mkdtemp(prefix=f"{_BUILDING}{os.getpid()}-", dir=self.lexical_root))
         try:
             index.save(tmp)
             os.rename(tmp, self.lexical_root / tag)

@@ -123,12 +123,8 @@ def summarize_text(
             )
         ]
 
-    try:
-        result = chains.summarize(ask, pieces, kind, collapse=collapse)
-    except ValueError as exc:
-        raise DocQAError(str(exc)) from exc
     return Summary(
-        text=result,
+        text=chains.summarize(ask, pieces, kind, collapse=collapse),
         chain=kind,
         pieces=len(pieces),
         calls=len(runner.calls) - calls_before,

@@ -131,7 +131,7 @@ def test_a_folder_whose_tokenizer_vllm_would_load_wrongly_gets_a_note(tiny_model
 
 def test_what_vllm_cannot_serve_is_refused_with_the_reason(served_model_dir, tmp_path):
     with pytest.raises(RopeScalingError, match="below the checkpoint's trained length 256"):
-        serve_settings(served_model_dir, 128)
+        serve_settings(served_model_dir, 128, method="auto")
     with pytest.raises(RopeScalingError, match="unknown rope scaling method 'ntk-by-parts'"):
         serve_settings(served_model_dir, CONTEXT, method="ntk-by-parts")
     with pytest.raises(ModelLoadError, match=r"has no config\.json"):

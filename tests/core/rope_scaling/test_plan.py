@@ -79,7 +79,8 @@ def test_missing_keys_are_named():
 @pytest.mark.parametrize(
     ("config", "target", "method", "rope_type"),
     [
-        (CKPT_4K, 4096, "auto", "zhllama_dynamic_auto"),
+        (CKPT_4K, 4096, "linear", "default"),
+        (CKPT_16K, 16384, "linear", "linear"),
         (CKPT_4K, 8192, "auto", "zhllama_dynamic_auto"),
         (CKPT_4K, 16384, "dynamic_yarn", "zhllama_dynamic_yarn"),
         (CKPT_16K, 24576, "auto", "zhllama_dynamic_auto"),
@@ -180,9 +181,25 @@ def test_an_explicit_method_is_honoured_and_an_unfit_one_is_refused():
         plan(CKPT_4K, 8192, method="rerope")
 
 
-def test_a_target_below_the_trained_length_is_refused():
+def test_within_the_trained_length_the_plan_is_the_checkpoints_own_scaling_in_built_in_types():
+    pi = plan(CKPT_16K, 8192)
+    assert (pi.method, pi.params["factor"], pi.transformers()["rope_type"]) == ("linear", 4.0, "linear")
+    served = plan(CKPT_16K, 16384).vllm()
+    assert served["settings"]["hf_overrides"]["rope_parameters"]["rope_type"] == "linear", "vLLM's own type"
+    assert not served["notes"], "no plugin needed, nothing to warn about"
+    assert plan(CKPT_4K, 2048).transformers()["rope_type"] == "default"
+    assert plan(CKPT_64K, 65536).transformers()["rope_type"] == "yarn"
+    assert plan(CKPT_4K, 2048).llama_cpp()["settings"]["kwargs"]["rope_scaling_type"] == 0
+
+
+def test_a_method_asked_for_a_target_below_the_trained_length_is_refused():
     with pytest.raises(RopeScalingError, match="below the checkpoint's trained length 16384"):
-        plan(CKPT_16K, 8192)
+        plan(CKPT_16K, 8192, method="auto")
+
+
+def test_the_fallback_for_a_pi_checkpoint_without_the_vllm_plugin_keeps_its_pi():
+    notes = plan(CKPT_16K, 32768).vllm()["notes"]
+    assert any('"rope_type": "linear"' in note and '"factor": 4.0' in note for note in notes)
 
 
 def test_a_target_beyond_the_methods_reach_warns_with_the_reason():

@@ -13,13 +13,25 @@ def read_config(path: str | os.PathLike) -> dict[str, Any]:
 
     try:
         reader = gguf.GGUFReader(str(path))
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"{str(path)!r} is not a readable GGUF file: {exc}") from exc
+    except Exception as exc:  # gguf raises IndexError, ValueError, struct errors... on a damaged file
+        raise ModelLoadError(
+            f"{str(path)!r} is not a readable GGUF file ({type(exc).__name__}: {exc}): is it complete? "
+            "Export it again (zhllama gguf export MODEL_DIR OUT.gguf)"
+        ) from exc
 
     def value(key: str, default: Any = None) -> Any:
         field = reader.get_field(key)
         return default if field is None else field.contents()
 
+    try:
+        return _config(path, value)
+    except (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError) as exc:
+        raise ModelLoadError(
+            f"{str(path)!r} has metadata zhllama cannot read ({exc}): export it again"
+        ) from exc
+
+
+def _config(path: str | os.PathLike, value: Any) -> dict[str, Any]:
     arch = value("general.architecture")
     if arch != "llama":
         raise ModelLoadError(f"{str(path)!r} is a {arch!r} GGUF; zhllama plans RoPE for 'llama' models only")

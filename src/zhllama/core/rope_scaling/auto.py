@@ -8,6 +8,7 @@ equals transformers' ``dynamic`` with factor 2. For ``n <= max_position_embeddin
 RoPE (with PI).
 """
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -50,14 +51,16 @@ def _static_equivalent(params: Mapping[str, Any], shape: Shape, target: Target) 
 
 
 def to_vllm(params: Mapping[str, Any], shape: Shape, target: Target) -> RuntimeSettings:
-    alpha, base = _static_equivalent(params, shape, target)
+    alpha, _ = _static_equivalent(params, shape, target)
     rope = transformers(params, shape) | {"rope_type": vllm_settings.CUSTOM_ROPE_TYPES["auto"]}
+    static = json.dumps(ntk.transformers({"alpha": alpha, "factor": params["factor"]}, shape), sort_keys=True)
     return RuntimeSettings(
         vllm_settings.settings(rope, target.context),
         (
             vllm_settings.PLUGIN_NOTE.format(type=rope["rope_type"]),
-            f"without the plugin, the closest static setting is fixed NTK for {target.context} tokens: "
-            f"rope_parameters rope_theta={base:.6g} (alpha {alpha:.4g}), which also changes short prompts",
+            "without the plugin, the closest static setting is fixed NTK for "
+            f"{target.context} tokens, rope_parameters {static} "
+            f"(alpha {alpha:.4g}, the checkpoint's PI kept), which also changes short prompts",
         ),
     )
 

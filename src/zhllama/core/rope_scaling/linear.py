@@ -38,6 +38,8 @@ def reach(target: Target, params: Mapping[str, Any]) -> tuple[int, str]:
 
 
 def transformers(params: Mapping[str, Any], shape: Shape) -> dict[str, Any]:
+    if float(params["factor"]) == 1.0:  # no interpolation: plain RoPE, spelled as every runtime knows it
+        return {"rope_type": "default", "rope_theta": shape.base}
     return {"rope_type": "linear", "factor": float(params["factor"]), "rope_theta": shape.base}
 
 
@@ -48,7 +50,9 @@ def to_vllm(params: Mapping[str, Any], shape: Shape, target: Target) -> RuntimeS
 def to_llama_cpp(params: Mapping[str, Any], shape: Shape, target: Target) -> RuntimeSettings:
     kwargs = {
         "n_ctx": target.context,
-        "rope_scaling_type": llama_cpp_settings.ROPE_SCALING_TYPE["linear"],
+        "rope_scaling_type": llama_cpp_settings.ROPE_SCALING_TYPE[
+            "linear" if float(params["factor"]) > 1 else "none"
+        ],
         "rope_freq_scale": 1.0 / float(params["factor"]),
         "rope_freq_base": shape.base,
     }

@@ -160,13 +160,18 @@ def default_method(checkpoint: Checkpoint, target_context: int) -> str:
 def plan(config: Mapping[str, Any], target_context: int, method: str | None = None) -> RopePlan:
     """Pick and parametrise a method for ``config`` (a config.json dict) at ``target_context`` tokens.
 
-    Raises ``RopeScalingError`` for an unknown method, a method unfit for the checkpoint, or a
-    target below the trained length; warns (``RopeReachWarning``) past the method's reach.
+    Within the trained length and with no ``method`` asked, the plan is the checkpoint's own
+    scaling (plain RoPE, its PI factor or its YaRN), which every runtime has built in. Raises
+    ``RopeScalingError`` for an unknown method, a method unfit for the checkpoint, or a method asked
+    for a target below the trained length; warns (``RopeReachWarning``) past the method's reach.
     """
     checkpoint = describe(config)
     if isinstance(target_context, bool) or not isinstance(target_context, int) or target_context < 1:
         raise RopeScalingError(f"target context must be a positive number of tokens, got {target_context!r}")
     trained = checkpoint.trained_length
+    if target_context <= trained and method is None:
+        own, params = own_scaling(checkpoint)
+        return RopePlan(checkpoint, target_context, own.name, own.resolve(params))
     if target_context < trained:
         raise RopeScalingError(
             f"target context {target_context} is below the checkpoint's trained length {trained}: no scaling "
@@ -194,6 +199,14 @@ def plan(config: Mapping[str, Any], target_context: int, method: str | None = No
             warnings.warn(message, RopeReachWarning, stacklevel=2)
             notes.append(message)
     return RopePlan(checkpoint, target_context, chosen.name, params, tuple(notes))
+
+
+def own_scaling(checkpoint: Checkpoint) -> tuple[RopeMethod, dict[str, Any]]:
+    """The method and parameters that are exactly how ``checkpoint`` was trained."""
+    if checkpoint.kind == "yarn":
+        original = checkpoint.original_length
+        return get_method("yarn"), {"factor": checkpoint.factor, "original_max_position_embeddings": original}
+    return get_method("linear"), {"factor": checkpoint.factor}
 
 
 def _kind_text(checkpoint: Checkpoint) -> str:

@@ -38,6 +38,19 @@ def _init_function(method_name: str) -> Callable[..., tuple[Any, float]]:
     return compute
 
 
+def _validation_function(method_name: str) -> Callable[..., None]:
+    """transformers' ``_validate_<type>_rope_parameters`` for a zhllama type: the method's own check
+    of its parameters (without it transformers logs "Missing validation function" on every load)."""
+
+    def validate(config: Any, rope_parameters: dict[str, Any], ignore_keys: Any = None) -> None:
+        from zhllama.core.rope_scaling.registry import get_method
+
+        method = get_method(method_name)
+        method.resolve({key: rope_parameters[key] for key in method.params if key in rope_parameters})
+
+    return validate
+
+
 def transformers_types() -> dict[str, str]:
     """transformers rope type name -> zhllama method name, for every method that needs one."""
     from zhllama.core.rope_scaling.registry import methods
@@ -50,7 +63,8 @@ def transformers_types() -> dict[str, str]:
 
 
 def register_transformers_rope_types() -> list[str]:
-    """Add zhllama's rope types to transformers' ``ROPE_INIT_FUNCTIONS``; return their names.
+    """Add zhllama's rope types to transformers' ``ROPE_INIT_FUNCTIONS`` (and their parameter
+    checks to its config validation); return their names.
 
     Safe to call many times: an entry we added before is replaced by an equivalent one.
     """
@@ -61,5 +75,10 @@ def register_transformers_rope_types() -> list[str]:
         if "dynamic" not in type_name:
             raise ValueError(f"transformers rope type {type_name!r} must contain 'dynamic' to recompute")
         modeling_rope_utils.ROPE_INIT_FUNCTIONS[type_name] = _init_function(method_name)
+        setattr(
+            modeling_rope_utils.RotaryEmbeddingConfigMixin,
+            f"_validate_{type_name}_rope_parameters",
+            _validation_function(method_name),
+        )
         names.append(type_name)
     return names

@@ -10,13 +10,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from zhllama.core.templates.model import Segment, Template
-from zhllama.core.tokenizer.safe_encoding import encode_text
+from zhllama.core.tokenizer.safe_encoding import bos_eos_ids, encode_text
 
 
 def encode_segments(tokenizer: Any, segments: Sequence[Segment]) -> list[int]:
     """Ids of ``segments``: text runs between control tokens are encoded as one string each."""
     ids: list[int] = []
     run: list[str] = []
+    bos, eos = bos_eos_ids(tokenizer)
 
     def flush() -> None:
         if run:
@@ -26,10 +27,10 @@ def encode_segments(tokenizer: Any, segments: Sequence[Segment]) -> list[int]:
     for segment in segments:
         if segment.kind == "bos":
             flush()
-            ids.append(tokenizer.bos_token_id)
+            ids.append(bos)
         elif segment.kind == "eos":
             flush()
-            ids.append(tokenizer.eos_token_id)
+            ids.append(eos)
         else:
             run.append(segment.text)
     flush()

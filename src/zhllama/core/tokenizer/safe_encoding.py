@@ -9,6 +9,18 @@ transformers tokenizer, and for the exact tokenizers it equals ``sentencepiece.e
 from zhllama.errors import TokenizerError
 
 
+def is_sentencepiece(tokenizer) -> bool:
+    """Whether ``tokenizer`` is a raw ``sentencepiece.SentencePieceProcessor``."""
+    return hasattr(tokenizer, "encode_as_ids") and hasattr(tokenizer, "piece_size")
+
+
+def bos_eos_ids(tokenizer) -> tuple[int, int]:
+    """``(BOS id, EOS id)`` of a transformers tokenizer or a raw SentencePiece processor."""
+    if is_sentencepiece(tokenizer):
+        return tokenizer.bos_id(), tokenizer.eos_id()
+    return tokenizer.bos_token_id, tokenizer.eos_token_id
+
+
 def _control_ids(tokenizer) -> set[int]:
     ids = set()
     for name in ("bos_token_id", "eos_token_id", "unk_token_id"):
@@ -25,7 +37,7 @@ def encode_text(tokenizer, text: str) -> list[int]:
     ``sentencepiece.SentencePieceProcessor``. Raises TokenizerError if the tokenizer still yields a
     control id (``<s>``, ``</s>``, ``<unk>``), which would let text smuggle in a control token.
     """
-    if hasattr(tokenizer, "encode_as_ids") and hasattr(tokenizer, "piece_size"):  # raw sentencepiece
+    if is_sentencepiece(tokenizer):
         ids = list(tokenizer.encode(text))
         controls = {i for i in (tokenizer.bos_id(), tokenizer.eos_id(), tokenizer.unk_id()) if i >= 0}
     else:
