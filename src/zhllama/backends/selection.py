@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from zhllama.backends.openai_compatible import check_base_url
 from zhllama.backends.protocol import Backend
 from zhllama.checkpoints.model_loader import check_model_folder
 from zhllama.errors import ModelLoadError
@@ -59,27 +60,28 @@ def resolve_model(
     given = [
         f"`{name}`"
         for name, value in (("model", model), ("gguf", gguf), ("openai_base_url", openai_base_url))
-        if value
+        if value is not None
     ]
     if len(given) > 1:
         raise ModelLoadError(f"give one of `model`, `gguf` or `openai_base_url`, not {' and '.join(given)}")
     default = default_model_dir()
     tokenizer_dir = Path(tokenizer).expanduser() if tokenizer else default
-    if gguf:
+    if gguf is not None:
         path = Path(gguf).expanduser()
         if not path.is_file():
             raise ModelLoadError(f"`gguf` {str(gguf)!r} is not a file: {NO_MODEL_MESSAGE}")
         return ModelSpec("llama.cpp", str(path), tokenizer_dir, context)
-    if openai_base_url:
+    if openai_base_url is not None:
+        check_base_url(openai_base_url)
         if tokenizer_dir is None:
             raise ModelLoadError(
                 "`openai_base_url` needs the model's tokenizer to build prompts and count tokens: "
                 "pass `tokenizer` (a folder with tokenizer.model)"
             )
         return ModelSpec("openai", openai_base_url, tokenizer_dir, context, timeout)
-    if not model and default is None:
+    if model is None and default is None:
         raise ModelLoadError(NO_MODEL_MESSAGE)
-    folder = Path(model).expanduser() if model else default
+    folder = Path(model).expanduser() if model is not None else default
     check_model_folder(folder)
     return ModelSpec("transformers", str(folder), folder, context)
 

@@ -28,8 +28,12 @@ def group() -> None:
     help=f"Comma-separated, from: {', '.join(EVAL_METHODS)}.",
 )
 @click.option("--last", type=int, default=None, help="Size of the last slice (default: shortest length - 1).")
-@click.option("--tail-tokens", type=int, default=None, help="Use only the last N tokens of each file.")
-@click.option("--max-windows", type=int, default=None, help="At most N windows per file and length.")
+@click.option(
+    "--tail-tokens", type=click.IntRange(min=1), default=None, help="Use only the last N tokens of each file."
+)
+@click.option(
+    "--max-windows", type=click.IntRange(min=1), default=None, help="At most N windows per file and length."
+)
 @click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]), default="float32")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")

@@ -16,7 +16,9 @@ def group() -> None:
 
 @group.command(name="plan")
 @click.argument("model", metavar="MODEL_DIR_OR_CONFIG")
-@click.option("--context", "-c", type=int, required=True, help="Target context length in tokens.")
+@click.option(
+    "--context", "-c", type=click.IntRange(min=1), required=True, help="Target context length in tokens."
+)
 @click.option("--method", "-m", default=None, help="Scaling method (default: the checkpoint's own choice).")
 @click.option(
     "--runtime",

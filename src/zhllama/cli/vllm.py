@@ -19,7 +19,7 @@ def group() -> None:
 @group.command(name="args")
 @click.argument("model_dir", type=click.Path(file_okay=False))
 @click.option(
-    "--context", "-c", type=int, required=True, help="max_model_len: the context to serve, in tokens."
+    "--context", "-c", type=click.IntRange(min=1), required=True, help="max_model_len: the context to serve."
 )
 @click.option(
     "--method", "-m", default=None, help="RoPE scaling method (default: the checkpoint's own choice)."
