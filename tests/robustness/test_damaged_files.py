@@ -106,8 +106,8 @@ def test_a_garbage_hnsw_index_file_is_named_with_how_to_rebuild(small_store, run
 
 
 def test_a_damaged_lexical_cache_is_rebuilt_silently(small_store):
-    for folder in (small_store / "lexical").iterdir():
-        for path in folder.iterdir():
+    for path in (small_store / "lexical").rglob("*"):
+        if path.is_file():
             path.write_bytes(b"\x00garbage")
     hits = (
         __import__("zhllama.docqa.retrieval", fromlist=["Retriever"])
@@ -118,7 +118,7 @@ def test_a_damaged_lexical_cache_is_rebuilt_silently(small_store):
 
 
 def test_index_folders_left_by_a_killed_build_are_removed(small_store):
-    lexical = small_store / "lexical"
+    lexical = Store(db=small_store).lexical_folder()
     dead = lexical / ".building-999999999-abc"
     dead.mkdir()
     (dead / "data.csc.index.npy").write_bytes(b"\x00" * 1024)

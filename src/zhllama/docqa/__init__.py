@@ -10,7 +10,7 @@ Modules, one concept each: ``encodings`` (decode Chinese text files), ``loading`
 ``chains`` (stuff/refine/map-reduce, shared with the LangChain adapter), ``answer``
 (``answer_question``), ``conversation`` (``qa chat``), ``summarize`` (``summarize_file``).
 
-Importing this package imports none of chromadb, bm25s, jieba or opencc; they load on first use.
+Importing this package imports none of chromadb, jieba or opencc; they load on first use.
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ The contract:
   a file over the size limit, a link out of the given folders: ``documents.discover``) is reported
   with its reason and skipped, and every other file is ingested;
 - the whole ingest holds the store's writers' lock, marks the collection dirty before its first
-  write and records the new generation (and rebuilds the BM25 index) when it is done.
+  write and, when it is done, updates the BM25 index (the chunks it added as a new segment, those
+  it deleted masked out) and then records the new generation.
 
 ``ingest(paths, store, ...)`` returns an ``IngestReport`` listing every file with its action
 (added, updated, unchanged, deleted, skipped) and, for skipped files, the reason.
@@ -144,6 +145,7 @@ def ingest(
     pause = float(os.environ.get(PAUSE_ENV, "0") or 0)
     report = IngestReport()
     with store.lock():
+        previous = store.generation
         store.claim_embedding(encoder.name)
         stored: dict[str, dict] = {}
         all_ids: set[str] = set()
@@ -156,6 +158,8 @@ def ingest(
         dirty = False
         pending: list[tuple[str, str, dict]] = []
         stale: list[str] = []
+        added: list[str] = []
+        deleted: list[str] = []
 
         def flush() -> None:
             nonlocal dirty
@@ -173,8 +177,10 @@ def ingest(
                     vectors,
                 )
                 report.chunks_written += len(pending)
+                added.extend(i for i, _, _ in pending)
             if stale:
                 store.delete(list(stale))
+                deleted.extend(stale)
             pending.clear()
             stale.clear()
 
@@ -244,8 +250,12 @@ def ingest(
                 all_ids -= entry["ids"]
                 record(Path(source), FileReport(source, "deleted", len(entry["ids"])))
         flush()
-        if dirty or store.generation != fingerprint(all_ids):
-            store.mark_clean(all_ids)
-        store.lexical_index()
+        generation = fingerprint(all_ids)
+        if dirty or store.generation != generation:
+            # the index first: a reader that sees the new generation finds its index
+            store.update_lexical(previous, added, deleted, generation)
+            store.mark_clean(generation)
+        else:
+            store.lexical_index()
     report.seconds = time.perf_counter() - started
     return report

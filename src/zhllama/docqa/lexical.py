@@ -1,23 +1,35 @@
-"""Lexical retrieval: BM25 (bm25s) over script-normalised Chinese character n-grams or jieba words.
+"""Lexical retrieval: BM25 over script-normalised Chinese characters and character pairs, in
+immutable segments that grow with each ingest and are read memory-mapped.
 
 Analysers (both see ``normalise(text)``: NFKC, lower case, Traditional to Simplified):
 
 - ``"bigram"`` (the default): every CJK character and every pair of adjacent CJK characters,
   Latin/digit runs as words, punctuation dropped. It needs no dictionary, so it does not split
   names, terms and Traditional-only words wrongly; measured on CMRC trial and DRCD test it beats
-  jieba on recall and MRR (docs/docqa.md, DESIGN §4) and indexes faster.
+  jieba on recall and MRR (docs/docqa.md, DESIGN §4).
 - ``"jieba"``: jieba's ``lcut_for_search`` words (kept for comparison in the benchmark).
 
-``LexicalIndex.build(ids, texts)`` indexes; ``search(query, k)`` returns ``(id, score)`` pairs,
-best first, scores > 0 only; ``save(dir)``/``load(dir)`` persist it with a ``generation`` tag so a
-reader can tell whether it matches the store it was derived from.
+Terms are 64-bit integers, computed with numpy over the text's code points: a character is its
+code point, a pair ``PAIR | a << 21 | b`` (exact, no hashing), a word ``WORD |`` a stable 40-bit
+hash. A *segment* holds a batch of chunks as term-sorted postings (``terms``, ``offsets``, ``docs``,
+``tfs``), the chunks' ``ids`` (sorted, so equal scores rank by chunk id) and term counts
+(``lengths``); ``live`` marks chunks not deleted since. Scoring is Lucene's BM25 (k1 1.5, b 0.75,
+``idf = ln(1 + (N - df + 0.5) / (df + 0.5))``, as bm25s by default) with N, df and the average length
+taken over every live chunk of every segment, so a segmented index scores exactly as one built at
+once. Segments are written once; an update adds a segment and new ``live`` masks, and a manifest
+names the files of one state, so readers never see half an update. Query cost grows with the
+postings of the query's terms, and the segments are memory-mapped: a large index is not loaded.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -28,20 +40,36 @@ from zhllama.docqa.normalisation import normalise
 from zhllama.errors import DocQAError
 
 ANALYSERS = ("bigram", "jieba")
-_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
-_CJK_OR_WORD = re.compile(f"([{_CJK}]+)|([^\\W_{_CJK}]+)")
+K1, B = 1.5, 0.75
+PAIR = np.int64(1 << 42)
+WORD = np.int64(2 << 42)
+FORMAT = "zhllama-lexical-2"
+SEGMENT_POSTINGS = 8_000_000
+"""A segment is written once this many postings are pending (about 150 MB while it is built)."""
+
+_CJK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x2FA1F))
+_CJK = "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in _CJK_RANGES)
+_WORD = re.compile(f"[^\\W_{_CJK}]+")
 
 
-def bigram_tokens(text: str) -> list[str]:
-    """Characters and adjacent-character pairs of each CJK run, plus Latin/digit words, of normalised text."""
-    tokens: list[str] = []
-    for cjk, word in _CJK_OR_WORD.findall(normalise(text)):
-        if cjk:
-            tokens.extend(cjk)
-            tokens.extend(cjk[i : i + 2] for i in range(len(cjk) - 1))
-        else:
-            tokens.append(word)
-    return tokens
+def _word_code(word: str) -> int:
+    return int(WORD) | int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=5).digest(), "big")
+
+
+def bigram_terms(text: str) -> np.ndarray:
+    """The terms of ``text`` under the ``bigram`` analyser (int64, with repeats, in text order
+    within each kind)."""
+    normalised = normalise(text)
+    points = np.frombuffer(normalised.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+    cjk = np.zeros(len(points), dtype=bool)
+    for low, high in _CJK_RANGES:
+        cjk |= (points >= low) & (points <= high)
+    pairs = cjk[:-1] & cjk[1:]
+    parts = [points[cjk], PAIR | (points[:-1][pairs] << 21) | points[1:][pairs]]
+    words = _WORD.findall(normalised)
+    if words:
+        parts.append(np.array([_word_code(word) for word in words], dtype=np.int64))
+    return np.concatenate(parts)
 
 
 @cache
@@ -55,71 +83,283 @@ def _jieba():
     return jieba
 
 
-def jieba_tokens(text: str) -> list[str]:
-    """jieba's search-mode words of normalised text, punctuation and spaces dropped."""
-    return [w for w in _jieba().lcut_for_search(normalise(text)) if _CJK_OR_WORD.search(w)]
+def jieba_terms(text: str) -> np.ndarray:
+    """jieba's search-mode words of normalised text (punctuation and spaces dropped), as terms."""
+    words = [
+        w for w in _jieba().lcut_for_search(normalise(text)) if _WORD.search(w) or re.search(f"[{_CJK}]", w)
+    ]
+    return np.array([_word_code(word) for word in words], dtype=np.int64)
 
 
-def analyse(text: str, analyser: str = "bigram") -> list[str]:
+def terms(text: str, analyser: str = "bigram") -> np.ndarray:
     """The index terms of ``text`` under ``analyser`` (``"bigram"`` or ``"jieba"``)."""
     if analyser == "bigram":
-        return bigram_tokens(text)
+        return bigram_terms(text)
     if analyser == "jieba":
-        return jieba_tokens(text)
-    raise DocQAError(f"unknown lexical analyser {analyser!r}; choose one of {', '.join(ANALYSERS)}")
+        return jieba_terms(text)
+    raise DocQAError(f"unknown lexical `analyser` {analyser!r}; choose one of {', '.join(ANALYSERS)}")
+
+
+@dataclass
+class Segment:
+    """One immutable batch of chunks, as term-sorted postings (see the module docstring)."""
+
+    ids: np.ndarray
+    lengths: np.ndarray
+    terms: np.ndarray
+    offsets: np.ndarray
+    docs: np.ndarray
+    tfs: np.ndarray
+    live: np.ndarray
+    name: str = ""
+
+    FILES = ("ids", "lengths", "terms", "offsets", "docs", "tfs")
+
+    @classmethod
+    def build(cls, ids: list[str], term_lists: list[np.ndarray]) -> Segment:
+        """A segment of chunks ``ids`` whose terms are ``term_lists`` (stored in chunk-id order)."""
+        order = sorted(range(len(ids)), key=ids.__getitem__)
+        all_terms, all_docs, all_tfs, lengths = [], [], [], np.zeros(len(ids), dtype=np.int32)
+        for doc, i in enumerate(order):
+            unique, counts = np.unique(term_lists[i], return_counts=True)
+            all_terms.append(unique)
+            all_docs.append(np.full(len(unique), doc, dtype=np.int32))
+            all_tfs.append(np.minimum(counts, 65535).astype(np.uint16))
+            lengths[doc] = len(term_lists[i])
+        flat_terms = np.concatenate(all_terms) if all_terms else np.zeros(0, dtype=np.int64)
+        by_term = np.argsort(flat_terms, kind="stable")  # stable: docs stay ascending within a term
+        flat_terms = flat_terms[by_term]
+        docs = (np.concatenate(all_docs) if all_docs else np.zeros(0, dtype=np.int32))[by_term]
+        tfs = (np.concatenate(all_tfs) if all_tfs else np.zeros(0, dtype=np.uint16))[by_term]
+        unique_terms, starts = np.unique(flat_terms, return_index=True)
+        offsets = np.append(starts, len(flat_terms)).astype(np.int64)
+        sorted_ids = np.array([ids[i].encode() for i in order])
+        return cls(sorted_ids, lengths, unique_terms, offsets, docs, tfs, np.ones(len(ids), dtype=bool))
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        for name in self.FILES:
+            np.save(directory / f"{name}.npy", getattr(self, name))
+
+    @classmethod
+    def load(cls, directory: Path, live: np.ndarray | None) -> Segment:
+        arrays = {name: np.load(directory / f"{name}.npy", mmap_mode="r") for name in cls.FILES}
+        count = len(arrays["ids"])
+        if live is None:
+            live = np.ones(count, dtype=bool)
+        if len(live) != count or len(arrays["offsets"]) != len(arrays["terms"]) + 1:
+            raise DocQAError(f"lexical segment {directory} is inconsistent")
+        return cls(**arrays, live=live, name=directory.name)
+
+    def postings(self, term: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(docs, tfs)`` of ``term`` in this segment (empty arrays when it does not occur)."""
+        at = int(np.searchsorted(self.terms, term))
+        if at == len(self.terms) or self.terms[at] != term:
+            return self.docs[:0], self.tfs[:0]
+        return self.docs[self.offsets[at] : self.offsets[at + 1]], self.tfs[
+            self.offsets[at] : self.offsets[at + 1]
+        ]
+
+    def positions(self, chunk_ids: Iterable[str]) -> np.ndarray:
+        """Positions in this segment of those of ``chunk_ids`` it holds."""
+        wanted = np.array(sorted(chunk_id.encode() for chunk_id in chunk_ids))
+        at = np.searchsorted(self.ids, wanted)
+        inside = at < len(self.ids)
+        hit = np.zeros(len(wanted), dtype=bool)
+        hit[inside] = self.ids[at[inside]] == wanted[inside]
+        return at[hit]
 
 
 @dataclass
 class LexicalIndex:
-    """A BM25 index over chunk ids; ``generation`` names the store state it was built from."""
+    """A BM25 index over chunk ids, in segments; ``generation`` names the store state it matches."""
 
-    ids: list[str]
+    segments: list[Segment] = field(default_factory=list)
     analyser: str = "bigram"
     generation: str = ""
-    _bm25: object = field(default=None, repr=False)
+    _norms: list[np.ndarray] | None = field(default=None, repr=False)
+    _live_count: int = field(default=0, repr=False)
 
+    def _statistics(self) -> tuple[int, list[np.ndarray]]:
+        """``(live chunks, each segment's BM25 length norm k1 * (1 - b + b * length / average))``,
+        computed once per index (an index never changes; an update makes a new one)."""
+        if self._norms is None:
+            live = sum(int(s.live.sum()) for s in self.segments)
+            total = sum(int(np.asarray(s.lengths, dtype=np.int64)[s.live].sum()) for s in self.segments)
+            average = max(total / max(live, 1), 1e-9)
+            self._norms = [
+                (K1 * (1 - B + B * np.asarray(s.lengths, dtype=np.float32) / average)).astype(np.float32)
+                for s in self.segments
+            ]
+            self._live_count = live
+        return self._live_count, self._norms
+
+    # -- building ----------------------------------------------------------------------------------
     @classmethod
     def build(
         cls, ids: list[str], texts: list[str], analyser: str = "bigram", generation: str = ""
     ) -> LexicalIndex:
-        import bm25s
-
+        """An index of ``texts`` (chunk ``ids``) in memory."""
         if len(ids) != len(texts):
             raise DocQAError(f"{len(ids)} ids for {len(texts)} texts")
-        # in chunk-id order, so equal scores rank by chunk id whatever order the store gave them in
-        order = sorted(range(len(ids)), key=ids.__getitem__)
-        bm25 = bm25s.BM25()
-        if texts:
-            bm25.index([analyse(texts[i], analyser) for i in order], show_progress=False)
-        return cls([ids[i] for i in order], analyser, generation, bm25)
+        index = cls([], analyser, generation)
+        if ids:
+            index.segments.append(Segment.build(list(ids), [terms(text, analyser) for text in texts]))
+        return index
 
+    def __len__(self) -> int:
+        return int(sum(int(segment.live.sum()) for segment in self.segments))
+
+    @property
+    def ids(self) -> list[str]:
+        """Every live chunk id (for callers that need the whole list; large indexes: use ``len``)."""
+        return [i.decode() for s in self.segments for i in s.ids[s.live]]
+
+    def with_changes(
+        self, added: Iterable[tuple[str, str]], deleted: Iterable[str], generation: str
+    ) -> LexicalIndex:
+        """A new index: these chunks deleted (``live`` masks, copied) and ``added`` (id, text) pairs
+        appended as new segments of at most ``SEGMENT_POSTINGS`` postings each."""
+        deleted = set(deleted)
+        segments = []
+        for segment in self.segments:
+            gone = segment.positions(deleted) if deleted else np.zeros(0, dtype=np.int64)
+            if len(gone):
+                live = np.array(segment.live, dtype=bool)
+                live[gone] = False
+                segment = Segment(*(getattr(segment, n) for n in Segment.FILES), live=live, name=segment.name)
+            if segment.live.any():
+                segments.append(segment)
+        segments += list(build_segments(added, self.analyser))
+        return LexicalIndex(segments, self.analyser, generation)
+
+    # -- searching ---------------------------------------------------------------------------------
     def search(self, query: str, k: int = 10) -> list[tuple[str, float]]:
-        """The ``k`` best ``(chunk id, BM25 score)`` pairs for ``query``; ties in chunk-id order."""
-        if not self.ids or k <= 0:
+        """The ``k`` best ``(chunk id, BM25 score)`` pairs for ``query``, scores > 0 only; equal
+        scores in chunk-id order."""
+        if k <= 0 or not self.segments:
             return []
-        terms = analyse(query, self.analyser)
-        if not terms:
+        query_terms = terms(query, self.analyser)
+        if not len(query_terms):
             return []
-        scores = np.asarray(self._bm25.get_scores(terms))
-        k = min(k, len(scores))
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.lexsort((top, -scores[top]))]
-        return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
+        unique, repeats = np.unique(query_terms, return_counts=True)
+        live_count, norms = self._statistics()
+        if live_count == 0:
+            return []
+        found = [[segment.postings(int(term)) for term in unique] for segment in self.segments]
+        df = np.zeros(len(unique))
+        for segment, per_term in zip(self.segments, found, strict=True):
+            everyone_alive = bool(segment.live.all())
+            for t, (docs, _) in enumerate(per_term):
+                df[t] += len(docs) if everyone_alive else int(segment.live[docs].sum())
+        idf = np.log1p((live_count - df + 0.5) / (df + 0.5)) * repeats
+        candidates: list[tuple[float, bytes]] = []
+        for segment, per_term, norm in zip(self.segments, found, norms, strict=True):
+            scores = np.zeros(len(segment.ids), dtype=np.float32)
+            for t, (docs, tfs) in enumerate(per_term):
+                if len(docs):
+                    tf = np.asarray(tfs, dtype=np.float32)
+                    scores[docs] += np.float32(idf[t]) * tf * (K1 + 1) / (tf + norm[docs])
+            scores[~segment.live] = 0
+            positive = np.flatnonzero(scores > 0)
+            if len(positive) > k:
+                kth = -np.partition(-scores[positive], k - 1)[k - 1]
+                positive = positive[scores[positive] >= kth]
+            candidates += [(float(scores[i]), bytes(segment.ids[i])) for i in positive]
+        candidates.sort(key=lambda pair: (-pair[0], pair[1]))
+        return [(chunk_id.decode(), score) for score, chunk_id in candidates[:k]]
 
+    # -- on disk -----------------------------------------------------------------------------------
     def save(self, directory: str | os.PathLike) -> None:
-        """Write the index into ``directory`` (created; callers make it visible atomically)."""
+        """Write every segment and live mask into ``directory``, then the manifest last: a reader that
+        finds the manifest finds every file it names. Segments already in ``directory`` are kept."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        if self.ids:
-            self._bm25.save(str(directory), show_progress=False)
-        meta = {"analyser": self.analyser, "generation": self.generation, "ids": self.ids}
-        (directory / "chunks.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+        entries = []
+        for segment in self.segments:
+            if not segment.name or not (directory / segment.name).is_dir():
+                segment.name = segment.name or _fresh_name("segment")
+                tmp = Path(tempfile.mkdtemp(prefix=".building-segment-", dir=directory))
+                segment.save(tmp)
+                os.replace(tmp, directory / segment.name)
+            live = None
+            if not segment.live.all():
+                live = _fresh_name("live") + ".npy"
+                np.save(directory / live, np.asarray(segment.live, dtype=bool))
+            entries.append({"segment": segment.name, "live": live})
+        manifest = {
+            "format": FORMAT,
+            "analyser": self.analyser,
+            "generation": self.generation,
+            "segments": entries,
+        }
+        name = manifest_name(self.generation)
+        tmp = directory / f".{name}.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(manifest), encoding="utf-8")
+        os.replace(tmp, directory / name)
+        _remove_unreferenced(directory, keep_manifests=2)
 
     @classmethod
-    def load(cls, directory: str | os.PathLike) -> LexicalIndex:
-        import bm25s
-
+    def load(cls, directory: str | os.PathLike, generation: str) -> LexicalIndex:
+        """The index of ``generation`` saved in ``directory``, its segments memory-mapped;
+        ``FileNotFoundError`` when there is none."""
         directory = Path(directory)
-        meta = json.loads((directory / "chunks.json").read_text(encoding="utf-8"))
-        bm25 = bm25s.BM25.load(str(directory), show_progress=False) if meta["ids"] else None
-        return cls(meta["ids"], meta["analyser"], meta["generation"], bm25)
+        manifest = json.loads((directory / manifest_name(generation)).read_text(encoding="utf-8"))
+        if manifest.get("format") != FORMAT:
+            raise DocQAError(f"{directory} holds a lexical index of another format: rebuild it")
+        segments = []
+        for entry in manifest["segments"]:
+            live = np.load(directory / entry["live"]) if entry.get("live") else None
+            segments.append(Segment.load(directory / entry["segment"], live))
+        return cls(segments, manifest["analyser"], manifest["generation"])
+
+
+def build_segments(chunks: Iterable[tuple[str, str]], analyser: str = "bigram") -> Iterator[Segment]:
+    """Segments of ``(chunk id, text)`` pairs, each closed once it holds ``SEGMENT_POSTINGS``
+    postings, so memory stays bounded however many chunks stream through."""
+    ids: list[str] = []
+    term_lists: list[np.ndarray] = []
+    pending = 0
+    for chunk_id, text in chunks:
+        found = terms(text, analyser)
+        ids.append(chunk_id)
+        term_lists.append(found)
+        pending += len(found)
+        if pending >= SEGMENT_POSTINGS:
+            yield Segment.build(ids, term_lists)
+            ids, term_lists, pending = [], [], 0
+    if ids:
+        yield Segment.build(ids, term_lists)
+
+
+def manifest_name(generation: str) -> str:
+    """The manifest file of the index of ``generation``."""
+    return f"manifest-{generation or 'empty'}.json"
+
+
+def _fresh_name(kind: str) -> str:
+    return f"{kind}-{os.getpid()}-{os.urandom(6).hex()}"
+
+
+def _remove_unreferenced(directory: Path, keep_manifests: int) -> None:
+    """Keep the newest ``keep_manifests`` manifests (a reader that just read the store's generation
+    finds its index) and delete every other manifest and every file no kept manifest names.
+    Readers holding deleted files keep their memory maps: an unlinked file lives until closed."""
+    manifests = sorted(directory.glob("manifest-*.json"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+    keep: set[str] = set()
+    for path in manifests[keep_manifests:]:
+        path.unlink(missing_ok=True)
+    for path in manifests[:keep_manifests]:
+        try:
+            entries = json.loads(path.read_text(encoding="utf-8"))["segments"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return  # a manifest we cannot read: delete nothing rather than something still in use
+        keep |= {entry["segment"] for entry in entries} | {
+            entry["live"] for entry in entries if entry.get("live")
+        }
+    for path in directory.iterdir():
+        if path.name.startswith(("segment-", "live-")) and path.name not in keep:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)

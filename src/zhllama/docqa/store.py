@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -207,10 +206,9 @@ class Store:
     def mark_dirty(self) -> None:
         self._set_metadata(**{_META_GENERATION: f"dirty-{uuid.uuid4().hex}"})
 
-    def mark_clean(self, ids: set[str]) -> str:
-        generation = fingerprint(ids)
+    def mark_clean(self, generation: str) -> None:
+        """Record that the collection holds exactly the chunks ``generation`` (a ``fingerprint``) names."""
         self._set_metadata(**{_META_GENERATION: generation})
-        return generation
 
     # --- records --------------------------------------------------------------------------------
     def count(self) -> int:
@@ -243,6 +241,11 @@ class Store:
             {"path": source, "sha256": ",".join(sorted(hashes[source])), "chunks": chunks[source]}
             for source in sorted(chunks)
         ]
+
+    def documents(self, ids: list[str]) -> Iterator[tuple[str, tuple[str, dict]]]:
+        """``(id, (document, metadata))`` of the ids that exist, a page at a time."""
+        for i in range(0, len(ids), _PAGE):
+            yield from self.get(ids[i : i + _PAGE]).items()
 
     def get(self, ids: list[str]) -> dict[str, tuple[str, dict]]:
         """``id -> (document, metadata)`` for the ids that exist."""
@@ -305,46 +308,73 @@ class Store:
     def lexical_root(self) -> Path:
         return self.cache_dir / "lexical"
 
-    def lexical_index(self, analyser: str = "bigram") -> LexicalIndex:
-        """The BM25 index matching the collection now: cached in memory or on disk, else rebuilt."""
-        generation, count = self.generation, self.count()
+    def lexical_folder(self, analyser: str = "bigram") -> Path:
+        """Where the BM25 index of ``analyser`` lives: segments shared by the generations' manifests."""
+        return self.lexical_root / analyser
+
+    def current_generation(self) -> str:
+        """The generation the collection is in: recorded by the last clean ingest, else (a killed or
+        running ingest) the fingerprint of the chunk ids it holds now."""
+        generation = self.generation
         if generation.startswith("dirty-") or not generation:
             generation = fingerprint([i for i, _, _ in self.records(include=())])
-        tag = f"{analyser}-{generation}"
+        return generation
+
+    def lexical_index(self, analyser: str = "bigram") -> LexicalIndex:
+        """The BM25 index matching the collection now: cached in memory or on disk, else rebuilt."""
+        generation, count = self.current_generation(), self.count()
         cached = self._lexical
-        if cached is not None and cached.generation == tag and len(cached.ids) == count:
+        if cached is not None and (cached.analyser, cached.generation, len(cached)) == (
+            analyser,
+            generation,
+            count,
+        ):
             return cached
-        folder = self.lexical_root / tag
-        if (folder / "chunks.json").is_file():
-            try:
-                index = LexicalIndex.load(folder)
-                if len(index.ids) == count:
-                    self._lexical = index
-                    return index
-            except Exception:
-                pass
-        self._lexical = self.rebuild_lexical(analyser, generation)
-        return self._lexical
+        index = self._saved_lexical(analyser, generation, count)
+        if index is None:
+            index = self.rebuild_lexical(analyser, generation)
+        self._lexical = index
+        return index
+
+    def _saved_lexical(self, analyser: str, generation: str, count: int) -> LexicalIndex | None:
+        """The index saved for ``generation`` when it is whole and holds ``count`` chunks, else None."""
+        try:
+            index = LexicalIndex.load(self.lexical_folder(analyser), generation)
+        except Exception:  # none saved, or damaged in any way: the caller rebuilds
+            return None
+        return index if len(index) == count else None
 
     def rebuild_lexical(self, analyser: str = "bigram", generation: str | None = None) -> LexicalIndex:
-        """Build the BM25 index from the collection's documents and publish it atomically on disk."""
-        ids, texts = [], []
-        for chunk_id, document, _ in self.records(include=("documents",)):
-            ids.append(chunk_id)
-            texts.append(document or "")
-        tag = f"{analyser}-{generation or fingerprint(ids)}"
-        index = LexicalIndex.build(ids, texts, analyser, tag)
-        self.lexical_root.mkdir(parents=True, exist_ok=True)
-        _remove_abandoned_builds(self.lexical_root)
-        tmp = Path(tempfile.mkdtemp(prefix=f"{_BUILDING}{os.getpid()}-", dir=self.lexical_root))
+        """Build the BM25 index from the collection's documents, streaming, and save it."""
+        from zhllama.docqa.lexical import build_segments
+
+        generation = generation or self.current_generation()
+        chunks = (
+            (chunk_id, document or "") for chunk_id, document, _ in self.records(include=("documents",))
+        )
+        index = LexicalIndex(list(build_segments(chunks, analyser)), analyser, generation)
+        return self._publish(index)
+
+    def update_lexical(
+        self, previous: str, added: list[str], deleted: list[str], generation: str, analyser: str = "bigram"
+    ) -> LexicalIndex:
+        """The index of ``generation``: the saved index of ``previous`` with ``deleted`` chunks removed
+        and ``added`` ones (read back from the collection) appended; a full rebuild when no index of
+        ``previous`` is saved whole (a killed ingest, another writer). The one ingest that holds the
+        writers' lock calls it before it records ``generation``."""
         try:
-            index.save(tmp)
-            os.rename(tmp, self.lexical_root / tag)
-        except OSError:
-            shutil.rmtree(tmp, ignore_errors=True)  # another process published the same tag first
-        for old in self.lexical_root.iterdir():  # keep the newest few; readers holding old ones are fine
-            stale = old.name != tag and old.name.startswith(f"{analyser}-")
-            if stale and (self.lexical_root / tag).exists():
-                shutil.rmtree(old, ignore_errors=True)
+            base = LexicalIndex.load(self.lexical_folder(analyser), previous)
+        except Exception:  # none saved, or damaged in any way
+            return self.rebuild_lexical(analyser, generation)
+        chunks = ((chunk_id, text) for chunk_id, (text, _) in self.documents(added))
+        return self._publish(base.with_changes(chunks, [*deleted, *added], generation))
+
+    def _publish(self, index: LexicalIndex) -> LexicalIndex:
+        folder = self.lexical_folder(index.analyser)
+        folder.mkdir(parents=True, exist_ok=True)
+        _remove_abandoned_builds(folder)
+        for old in self.lexical_root.glob(f"{index.analyser}-*"):  # the layout before segments
+            shutil.rmtree(old, ignore_errors=True)
+        index.save(folder)
         self._lexical = index
         return index

@@ -1,0 +1,94 @@
+"""The segmented BM25 index: the same scores as one built at once, whatever the updates; updates
+add segments instead of rebuilding; a damaged or missing index is rebuilt from the store."""
+
+import random
+
+import pytest
+
+from zhllama.docqa import lexical
+from zhllama.docqa.lexical import LexicalIndex, bigram_terms
+
+
+@pytest.fixture(scope="module")
+def corpus(cmrc) -> dict[str, str]:
+    return {f"c{i:04d}": paragraph["context"] for i, paragraph in enumerate(cmrc[:120])}
+
+
+QUESTIONS = ["长城有多长", "跑跑卡丁车", "袋鼠的奶", "中国第二长河", "玩家以水枪", "Nexon"]
+
+
+def _same_results(left: LexicalIndex, right: LexicalIndex) -> None:
+    for question in QUESTIONS:
+        got, want = left.search(question, 20), right.search(question, 20)
+        assert [i for i, _ in got] == [i for i, _ in want], question
+        assert [s for _, s in got] == pytest.approx([s for _, s in want], rel=1e-5)
+
+
+def test_terms_are_characters_pairs_and_words_of_the_normalised_text():
+    found = set(bigram_terms("臺北 Taipei，１０１大樓"))  # Traditional, full-width digits
+    assert ord("台") in found and ord("北") in found, "Traditional is folded to Simplified"
+    assert int(lexical.PAIR) | (ord("台") << 21) | ord("北") in found
+    assert lexical._word_code("taipei") in found and lexical._word_code("101") in found
+    assert not any(code in found for code in (ord("，"), ord(" "))), "punctuation and spaces are dropped"
+
+
+def test_a_segmented_index_scores_exactly_as_one_built_at_once(corpus, tmp_path, monkeypatch):
+    monkeypatch.setattr(lexical, "SEGMENT_POSTINGS", 5000)  # many small segments
+    rng = random.Random(4)
+    ids = list(corpus)
+    first, later = ids[:60], ids[60:]
+    index = LexicalIndex.build(first, [corpus[i] for i in first], generation="g0")
+    deleted = set(rng.sample(first, 15))
+    index = index.with_changes(((i, corpus[i]) for i in later), deleted, "g1")
+    assert len(index.segments) > 2
+    index.save(tmp_path)
+    reloaded = LexicalIndex.load(tmp_path, "g1")
+    kept = [i for i in ids if i not in deleted]
+    _same_results(reloaded, LexicalIndex.build(kept, [corpus[i] for i in kept]))
+    assert len(reloaded) == len(kept)
+
+
+def test_re_adding_a_chunk_replaces_it(corpus):
+    ids = list(corpus)[:10]
+    index = LexicalIndex.build(ids, [corpus[i] for i in ids])
+    index = index.with_changes([(ids[0], "完全不同的文字。")], [ids[0]], "g1")
+    assert len(index) == 10
+    assert index.search("完全不同", 1)[0][0] == ids[0]
+
+
+def test_equal_scores_rank_by_chunk_id():
+    index = LexicalIndex.build(["b", "c", "a"], ["同样的文字"] * 3)
+    assert [i for i, _ in index.search("同样", 3)] == ["a", "b", "c"]
+
+
+def test_old_manifests_and_their_segments_are_removed(corpus, tmp_path):
+    ids = list(corpus)
+    index = LexicalIndex.build(ids[:10], [corpus[i] for i in ids[:10]], generation="g0")
+    index.save(tmp_path)
+    for step in range(1, 5):
+        new = ids[10 * step : 10 * step + 10]
+        index = index.with_changes(((i, corpus[i]) for i in new), [ids[step]], f"g{step}")
+        index.save(tmp_path)
+    manifests = sorted(p.name for p in tmp_path.glob("manifest-*.json"))
+    assert manifests == ["manifest-g3.json", "manifest-g4.json"], "the newest two are kept"
+    assert LexicalIndex.load(tmp_path, "g4").search("长城", 1) is not None
+
+
+def test_an_ingest_adds_a_segment_instead_of_rebuilding(tmp_path, write_corpus, cmrc, count_tokens, settings):
+    from zhllama.docqa.ingest import ingest
+    from zhllama.docqa.store import Store
+
+    docs = tmp_path / "docs"
+    write_corpus(docs, 6, cmrc)
+    store = Store(db=tmp_path / "db")
+    ingest([docs], store, count_tokens, settings)
+    first = {p.name for p in store.lexical_folder().glob("segment-*")}
+    (docs / "new.txt").write_text("新加入的文件讲的是熊猫。", encoding="utf-8")
+    (docs / "doc000.txt").unlink()
+    ingest([docs], store, count_tokens, settings)
+    second = {p.name for p in store.lexical_folder().glob("segment-*")}
+    assert first < second and len(second - first) == 1, "the old segment kept, one new segment"
+    fresh = Store(db=tmp_path / "db")
+    index = fresh.lexical_index()
+    assert len(index) == fresh.count()
+    assert fresh.get([index.search("熊猫", 1)[0][0]])
