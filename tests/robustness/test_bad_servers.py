@@ -72,9 +72,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, body, "text/event-stream")
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):  # a client that gave up (the timeout case)
+        pass
+
+
 @pytest.fixture(scope="module")
 def bad_server():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server = _QuietServer(("127.0.0.1", 0), _Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"

@@ -5,14 +5,17 @@ The contract:
 - every chunk id is a hash of (split settings, source path, file content hash, chunk number), so
   the same file content always yields the same ids and writes are upserts: re-running adds
   nothing, and a re-run after ``kill -9`` rewrites exactly what the uninterrupted run would have;
-- a file is *unchanged* when its stored chunks carry its current content hash and settings and
-  number ``n_chunks`` (so a file cut off mid-write by a kill is redone); a changed file gets its
-  new chunks upserted first and its old ones deleted after, so it is never absent from the store;
+- a file is *unchanged* when its stored chunks carry its current content hash and settings and are
+  complete (its last chunk is marked, and every chunk up to it is there: a file cut off mid-write by
+  a kill is redone); its size and modification time are stored too, so an unchanged file whose
+  stat agrees is not even read; a changed file gets its new chunks upserted first and its old ones
+  deleted after, so it is never absent from the store;
 - files that were ingested from a given folder (or the given file) and are gone now are deleted;
   a file that became unreadable or empty has its old chunks removed and is reported as skipped;
 - every file is read on its own: one that cannot be read, parsed or split (a broken DOCX, a FIFO,
   a file over the size limit, a link out of the given folders: ``documents.discover``) is reported
-  with its reason and skipped, and every other file is ingested;
+  with its reason and skipped, and every other file is ingested; a file's chunks stream to the store
+  in batches as they are cut, so a large file takes bounded memory;
 - the whole ingest holds the store's writers' lock, marks the collection dirty before its first
   write and, when it is done, updates the BM25 index (the chunks it added as a new segment, those
   it deleted masked out) and then records the new generation.
@@ -27,7 +30,7 @@ import hashlib
 import itertools
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,9 +46,8 @@ from zhllama.docqa.documents import (
     read_file,
 )
 from zhllama.docqa.normalisation import NORMALISATION_VERSION
-from zhllama.docqa.splitting import Chunk, SplitSettings, TokenCounter, split_text
+from zhllama.docqa.splitting import Chunk, SplitSettings, TokenCounter, iter_chunks
 from zhllama.docqa.store import Store, fingerprint
-from zhllama.errors import DocQAError
 
 ACTIONS = ("added", "updated", "unchanged", "deleted", "skipped")
 PAUSE_ENV = "ZHLLAMA_DOCQA_PAUSE_AFTER_FILE"  # test hook: flush and sleep this many seconds per file
@@ -84,40 +86,59 @@ def _under(source: str, roots: list[Path]) -> bool:
     return any(source == str(root) or source.startswith(str(root) + os.sep) for root in roots)
 
 
-def _split(document: Document, count_tokens: TokenCounter, settings: SplitSettings) -> list[Chunk]:
-    """Split a document; a PDF page by page, so that no chunk straddles two pages and each cites one."""
+def _chunks(document: Document, count_tokens: TokenCounter, settings: SplitSettings) -> Iterator[Chunk]:
+    """A document's chunks in order; a PDF page by page, so that no chunk straddles two pages."""
     bounds = (
         [*document.page_starts, len(document.text) + 2] if document.page_starts else [0, len(document.text)]
     )
-    chunks = []
     for start, stop in itertools.pairwise(bounds):
         page_text = document.text[start : max(start, stop - 2 if document.page_starts else stop)]
-        for c in split_text(page_text, count_tokens, settings.chunk_tokens, settings.overlap_tokens):
-            chunks.append(Chunk(c.text, c.start + start, c.end + start, c.tokens))
-    return chunks
+        for c in iter_chunks(page_text, count_tokens, settings.chunk_tokens, settings.overlap_tokens):
+            yield Chunk(c.text, c.start + start, c.end + start, c.tokens)
 
 
-def _read(
-    path: Path, count_tokens: TokenCounter, settings: SplitSettings, max_bytes: int
-) -> tuple[str, Document, list[Chunk]]:
-    """``(content hash, document, chunks)`` of one file; ``UnreadableFileError`` with the reason why not."""
-    data = read_file(path, max_bytes)
-    file_hash = hashlib.sha256(data).hexdigest()
-    document = load_document(path, data)
-    try:
-        return file_hash, document, _split(document, count_tokens, settings)
-    except DocQAError:
-        raise
-    except Exception as exc:  # a text no splitter expected is this file's problem, not the ingest's
-        raise UnreadableFileError(f"cannot split its text ({type(exc).__name__}: {exc})") from exc
+@dataclass
+class _Stored:
+    """What the store holds of one source file."""
 
+    ids: set[str] = field(default_factory=set)
+    versions: set[tuple] = field(default_factory=set)  # (sha256, settings, size, mtime_ns)
+    last: int | None = None
 
-def _file_hash(path: Path, max_bytes: int) -> str | None:
-    """The content hash of a readable file, or None (then ``_read`` says why it is unreadable)."""
-    try:
-        return hashlib.sha256(read_file(path, max_bytes)).hexdigest()
-    except UnreadableFileError:
-        return None
+    def add(self, chunk_id: str, meta: dict) -> None:
+        self.ids.add(chunk_id)
+        key = (
+            meta.get("file_sha256"),
+            meta.get("settings"),
+            meta.get("file_size"),
+            meta.get("file_mtime_ns"),
+        )
+        self.versions.add(key)
+        if meta.get("last"):
+            self.last = int(meta.get("chunk", -1))
+
+    @property
+    def complete(self) -> bool:
+        return len(self.versions) == 1 and self.last is not None and len(self.ids) == self.last + 1
+
+    def unchanged(self, path: Path, settings: SplitSettings, max_bytes: int) -> bool:
+        """True when the stored chunks are this file's, cut with ``settings``: by its size and
+        modification time when they agree, else by its content hash."""
+        if not self.complete:
+            return False
+        ((sha256, stored_settings, size, mtime_ns),) = self.versions
+        if stored_settings != settings.key:
+            return False
+        try:
+            info = path.stat()
+        except OSError:
+            return False
+        if (info.st_size, info.st_mtime_ns) == (size, mtime_ns):
+            return True
+        try:
+            return hashlib.sha256(read_file(path, max_bytes)).hexdigest() == sha256
+        except UnreadableFileError:
+            return False
 
 
 def ingest(
@@ -147,13 +168,10 @@ def ingest(
     with store.lock():
         previous = store.generation
         store.claim_embedding(encoder.name)
-        stored: dict[str, dict] = {}
+        stored: dict[str, _Stored] = {}
         all_ids: set[str] = set()
         for chunk, _, meta in store.records():
-            entry = stored.setdefault(meta.get("source", ""), {"ids": set(), "hashes": set(), "n": set()})
-            entry["ids"].add(chunk)
-            entry["hashes"].add((meta.get("file_sha256"), meta.get("settings")))
-            entry["n"].add(meta.get("n_chunks"))
+            stored.setdefault(str(meta.get("source", "")), _Stored()).add(chunk, meta)
             all_ids.add(chunk)
         dirty = False
         pending: list[tuple[str, str, dict]] = []
@@ -189,66 +207,95 @@ def ingest(
             if on_file is not None:
                 on_file(path, file_report)
 
-        def skip(path: Path, reason: str) -> None:
-            """Report ``path`` as skipped; chunks it had from an earlier ingest are removed."""
+        def skip(path: Path, reason: str, written: list[str] = ()) -> None:
+            """Report ``path`` as skipped; chunks it had from an earlier ingest (or from this one,
+            before it failed) are removed."""
             nonlocal all_ids
             old = stored.get(str(path))
-            if old is not None:
-                stale.extend(old["ids"])
-                all_ids -= old["ids"]
+            gone = set(written) | (old.ids if old is not None else set())
+            if gone:
+                stale.extend(gone)
+                all_ids -= gone
                 flush()
-                reason = f"{reason} (its {len(old['ids'])} old chunks removed)"
+            if old is not None:
+                reason = f"{reason} (its {len(old.ids)} old chunks removed)"
             record(path, FileReport(display_path(path), "skipped", 0, reason))
+
+        def write(path: Path, old: _Stored | None) -> None:
+            """Read, cut and store one file, streaming its chunks; ``UnreadableFileError`` says why not."""
+            nonlocal all_ids
+            data = read_file(path, max_bytes)
+            info = path.stat()
+            file_hash = hashlib.sha256(data).hexdigest()
+            document = load_document(path, data)
+            del data
+            source, ids = str(path), []
+            base = {
+                "source": source,
+                "file_sha256": file_hash,
+                "settings": settings.key,
+                "file_size": info.st_size,
+                "file_mtime_ns": info.st_mtime_ns,
+                "kind": document.kind,
+            }
+            if document.encoding:
+                base["encoding"] = document.encoding
+            held: tuple[str, str, dict] | None = None  # one chunk back: the last one gets marked
+            try:
+                for n, chunk in enumerate(_chunks(document, count_tokens, settings)):
+                    if held is not None:
+                        pending.append(held)
+                    cid = chunk_id(settings.key, source, file_hash, n)
+                    meta = {
+                        **base,
+                        "chunk": n,
+                        "start": chunk.start,
+                        "end": chunk.end,
+                        "tokens": chunk.tokens,
+                    }
+                    page = document.page_at(chunk.start)
+                    if page is not None:
+                        meta["page"] = page
+                    held = (cid, chunk.text, meta)
+                    ids.append(cid)
+                    if len(pending) >= batch_chunks:
+                        flush()
+            except Exception as exc:  # a text no splitter expected is this file's problem, not the ingest's
+                raise _Partial(ids, f"cannot split its text ({type(exc).__name__}: {exc})") from exc
+            if held is None:
+                raise _Partial(ids, "no text in the file")
+            held[2]["last"] = True
+            pending.append(held)
+            if old is not None:
+                stale.extend(old.ids - set(ids))
+                all_ids -= old.ids
+            all_ids.update(ids)
+            if len(pending) >= batch_chunks or pause:
+                flush()
+            record(path, FileReport(source, "added" if old is None else "updated", len(ids)))
 
         for path, reason in found.skipped:
             skip(path, reason)
         for path in found.files:
-            source = str(path)
-            old = stored.get(source)
-            if old is not None and old["n"] == {len(old["ids"])} and len(old["hashes"]) == 1:
-                ((old_hash, old_settings),) = old["hashes"]
-                if old_settings == settings.key and _file_hash(path, max_bytes) == old_hash:
-                    record(path, FileReport(source, "unchanged", len(old["ids"])))
-                    continue
+            old = stored.get(str(path))
+            if old is not None and old.unchanged(path, settings, max_bytes):
+                record(path, FileReport(str(path), "unchanged", len(old.ids)))
+                continue
             try:
-                file_hash, document, chunks = _read(path, count_tokens, settings, max_bytes)
+                write(path, old)
             except UnreadableFileError as exc:
                 skip(path, str(exc))
-                continue
-            ids = [chunk_id(settings.key, source, file_hash, n) for n in range(len(chunks))]
-            for n, (cid, chunk) in enumerate(zip(ids, chunks, strict=True)):
-                meta = {
-                    "source": source,
-                    "file_sha256": file_hash,
-                    "settings": settings.key,
-                    "chunk": n,
-                    "n_chunks": len(chunks),
-                    "start": chunk.start,
-                    "end": chunk.end,
-                    "tokens": chunk.tokens,
-                    "kind": document.kind,
-                }
-                if document.encoding:
-                    meta["encoding"] = document.encoding
-                page = document.page_at(chunk.start)
-                if page is not None:
-                    meta["page"] = page
-                pending.append((cid, chunk.text, meta))
-            if old is not None:
-                stale.extend(old["ids"] - set(ids))
-                all_ids -= old["ids"]
-            all_ids.update(ids)
-            if len(pending) >= batch_chunks or pause:
-                flush()
-            record(path, FileReport(source, "added" if old is None else "updated", len(chunks)))
+            except _Partial as exc:
+                pending[:] = [entry for entry in pending if entry[0] not in set(exc.written)]
+                skip(path, exc.reason, exc.written)
             if pause:
                 time.sleep(pause)
         present = {str(p) for p in found.files} | {str(p) for p, _ in found.skipped}
         for source, entry in sorted(stored.items()):
             if source not in present and _under(source, roots):
-                stale.extend(entry["ids"])
-                all_ids -= entry["ids"]
-                record(Path(source), FileReport(source, "deleted", len(entry["ids"])))
+                stale.extend(entry.ids)
+                all_ids -= entry.ids
+                record(Path(source), FileReport(source, "deleted", len(entry.ids)))
         flush()
         generation = fingerprint(all_ids)
         if dirty or store.generation != generation:
@@ -259,3 +306,11 @@ def ingest(
             store.lexical_index()
     report.seconds = time.perf_counter() - started
     return report
+
+
+class _Partial(Exception):
+    """A file failed after some of its chunks were cut (``written``): they must not stay."""
+
+    def __init__(self, written: list[str], reason: str) -> None:
+        super().__init__(reason)
+        self.written, self.reason = list(written), reason

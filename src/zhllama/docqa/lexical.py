@@ -141,6 +141,18 @@ class Segment:
         for name in self.FILES:
             np.save(directory / f"{name}.npy", getattr(self, name))
 
+    def stored(self, folder: Path) -> Segment:
+        """This segment written into ``folder`` under a fresh name (atomically) and read back
+        memory-mapped; an already named segment is returned as it is."""
+        if self.name and (folder / self.name).is_dir():
+            return self
+        name = _fresh_name("segment")
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".building-{os.getpid()}-", dir=folder))
+        self.save(tmp)
+        os.replace(tmp, folder / name)
+        return Segment.load(folder / name, self.live)
+
     @classmethod
     def load(cls, directory: Path, live: np.ndarray | None) -> Segment:
         arrays = {name: np.load(directory / f"{name}.npy", mmap_mode="r") for name in cls.FILES}
@@ -216,10 +228,16 @@ class LexicalIndex:
         return [i.decode() for s in self.segments for i in s.ids[s.live]]
 
     def with_changes(
-        self, added: Iterable[tuple[str, str]], deleted: Iterable[str], generation: str
+        self,
+        added: Iterable[tuple[str, str]],
+        deleted: Iterable[str],
+        generation: str,
+        directory: str | os.PathLike | None = None,
     ) -> LexicalIndex:
         """A new index: these chunks deleted (``live`` masks, copied) and ``added`` (id, text) pairs
-        appended as new segments of at most ``SEGMENT_POSTINGS`` postings each."""
+        appended as new segments of at most ``SEGMENT_POSTINGS`` postings each. With ``directory``
+        each new segment is written there as soon as it is built and kept memory-mapped, so memory
+        stays bounded however many chunks are added (``save(directory)`` then writes the manifest)."""
         deleted = set(deleted)
         segments = []
         for segment in self.segments:
@@ -230,7 +248,8 @@ class LexicalIndex:
                 segment = Segment(*(getattr(segment, n) for n in Segment.FILES), live=live, name=segment.name)
             if segment.live.any():
                 segments.append(segment)
-        segments += list(build_segments(added, self.analyser))
+        for segment in build_segments(added, self.analyser):
+            segments.append(segment if directory is None else segment.stored(Path(directory)))
         return LexicalIndex(segments, self.analyser, generation)
 
     # -- searching ---------------------------------------------------------------------------------
@@ -276,12 +295,8 @@ class LexicalIndex:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         entries = []
+        self.segments = [segment.stored(directory) for segment in self.segments]
         for segment in self.segments:
-            if not segment.name or not (directory / segment.name).is_dir():
-                segment.name = segment.name or _fresh_name("segment")
-                tmp = Path(tempfile.mkdtemp(prefix=".building-segment-", dir=directory))
-                segment.save(tmp)
-                os.replace(tmp, directory / segment.name)
             live = None
             if not segment.live.all():
                 live = _fresh_name("live") + ".npy"

@@ -14,8 +14,11 @@ which has no spaces, it cuts mid-sentence. Here:
    ``overlap_tokens`` (a question whose answer straddles a boundary finds one chunk holding both).
 
 Token counts come from ``count_tokens`` (``token_counter(path)`` gives the family's exact
-SentencePiece tokenizer). ``Chunk.start``/``end`` are character offsets into the original text
-and ``text == original[start:end]``. ``split_upstream`` is upstream's splitter (through
+SentencePiece tokenizer; a counter with a ``many(texts)`` method is asked for sentences a batch at
+a time). ``iter_chunks`` streams: it holds one chunk's sentences, not the document's, so a large
+file splits in bounded memory; a text that fits one chunk is measured once, not per sentence.
+``Chunk.start``/``end`` are character offsets into the original text and
+``text == original[start:end]``. ``split_upstream`` is upstream's splitter (through
 langchain-text-splitters), kept for the baseline in benchmarks/retrieval.py.
 """
 
@@ -24,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -38,6 +41,7 @@ _SENTENCE = re.compile(r"[^\n]*?(?:[。！？；!?;…]+[”’」』）)\]】�
 _CLAUSE = re.compile(r"[^，、：,:]*[，、：,:]?")
 
 TokenCounter = Callable[[str], int]
+_BATCH = 512
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,7 @@ class SplitSettings:
     @property
     def key(self) -> str:
         size = f"size={self.chunk_tokens};overlap={self.overlap_tokens}"
-        return f"tok={self.tokenizer_id};{size};split=sentences-1"
+        return f"tok={self.tokenizer_id};{size};split=sentences-2"
 
 
 def token_counter(tokenizer_path: str | os.PathLike) -> tuple[TokenCounter, str]:
@@ -95,6 +99,10 @@ def _counter(path: str) -> tuple[TokenCounter, str]:
     def count(text: str) -> int:
         return len(encode_text(processor, text))
 
+    def many(texts: list[str]) -> list[int]:
+        return [len(ids) for ids in processor.encode(texts)]  # sentencepiece never emits control ids
+
+    count.many = many  # type: ignore[attr-defined]
     return count, digest
 
 
@@ -112,10 +120,12 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return _spans(_SENTENCE, text, 0, len(text))
 
 
-def _fit(text: str, span: tuple[int, int], budget: int, count: TokenCounter) -> list[tuple[int, int, int]]:
+def _fit(
+    text: str, span: tuple[int, int], budget: int, count: TokenCounter, tokens: int | None = None
+) -> list[tuple[int, int, int]]:
     """Cut one over-long span into pieces of at most ``budget`` tokens: clauses first, then windows."""
     a, b = span
-    tokens = count(text[a:b])
+    tokens = count(text[a:b]) if tokens is None else tokens
     if tokens <= budget:
         return [(a, b, tokens)]
     clauses = _spans(_CLAUSE, text, a, b)
@@ -132,32 +142,74 @@ def _fit(text: str, span: tuple[int, int], budget: int, count: TokenCounter) -> 
     return pieces
 
 
+def _units(text: str, count: TokenCounter, budget: int) -> Iterator[tuple[int, int, int]]:
+    """``(start, end, tokens)`` of each sentence (or piece of an over-long one), counted in batches."""
+    many = getattr(count, "many", None) or (lambda texts: [count(t) for t in texts])
+    batch: list[tuple[int, int]] = []
+
+    def measured() -> Iterator[tuple[int, int, int]]:
+        for span, tokens in zip(batch, many([text[a:b] for a, b in batch]), strict=True):
+            yield from _fit(text, span, budget, count, tokens)
+        batch.clear()
+
+    longest = 8 * budget  # characters: a longer "sentence" (no punctuation) is measured in windows
+    for match in _SENTENCE.finditer(text):
+        a, b = match.span()
+        if b > a and text[a:b].strip():
+            batch += [(start, min(b, start + longest)) for start in range(a, b, longest)]
+            if len(batch) >= _BATCH:
+                yield from measured()
+    yield from measured()
+
+
+def iter_chunks(
+    text: str,
+    count_tokens: TokenCounter,
+    chunk_tokens: int = DEFAULT_CHUNK_TOKENS,
+    overlap_tokens: int = DEFAULT_OVERLAP_TOKENS,
+) -> Iterator[Chunk]:
+    """The chunks of ``text`` in order: whole sentences, each chunk at most ``chunk_tokens`` tokens,
+    each after the first starting with the previous one's last sentences up to ``overlap_tokens``."""
+    SplitSettings(chunk_tokens, overlap_tokens)  # validates
+    if not text.strip():
+        return
+    whole = count_tokens(text) if len(text) <= 4 * chunk_tokens else chunk_tokens + 1
+    if whole <= chunk_tokens and sentence_spans(text):  # the usual paragraph: one chunk, one count
+        spans = sentence_spans(text)
+        start, end = spans[0][0], spans[-1][1]
+        yield Chunk(
+            text[start:end],
+            start,
+            end,
+            whole if (start, end) == (0, len(text)) else count_tokens(text[start:end]),
+        )
+        return
+    window: list[tuple[int, int, int]] = []  # the sentences of the chunk being filled
+    total = 0
+    for unit in _units(text, count_tokens, chunk_tokens):
+        if window and total + unit[2] > chunk_tokens:
+            yield Chunk(text[window[0][0] : window[-1][1]], window[0][0], window[-1][1], total)
+            keep, overlap = len(window), 0  # repeat the last whole sentences within the overlap budget
+            while keep - 1 > 0 and overlap + window[keep - 1][2] <= overlap_tokens:
+                keep -= 1
+                overlap += window[keep][2]
+            window, total = window[keep:], overlap
+            if total + unit[2] > chunk_tokens:  # the overlap and the next sentence do not fit together
+                window, total = [], 0
+        window.append(unit)
+        total += unit[2]
+    if window:
+        yield Chunk(text[window[0][0] : window[-1][1]], window[0][0], window[-1][1], total)
+
+
 def split_text(
     text: str,
     count_tokens: TokenCounter,
     chunk_tokens: int = DEFAULT_CHUNK_TOKENS,
     overlap_tokens: int = DEFAULT_OVERLAP_TOKENS,
 ) -> list[Chunk]:
-    """Split ``text`` into chunks of whole sentences, each at most ``chunk_tokens`` tokens, overlapping."""
-    SplitSettings(chunk_tokens, overlap_tokens)  # validates
-    units = [piece for span in sentence_spans(text) for piece in _fit(text, span, chunk_tokens, count_tokens)]
-    chunks: list[Chunk] = []
-    i = 0
-    while i < len(units):
-        j, total = i, 0
-        while j < len(units) and (j == i or total + units[j][2] <= chunk_tokens):
-            total += units[j][2]
-            j += 1
-        start, end = units[i][0], units[j - 1][1]
-        chunks.append(Chunk(text[start:end], start, end, total))
-        if j >= len(units):
-            break
-        back, overlap = j, 0  # the next chunk repeats the last whole sentences, within the overlap budget
-        while back - 1 > i and overlap + units[back - 1][2] <= overlap_tokens:
-            back -= 1
-            overlap += units[back][2]
-        i = back
-    return chunks
+    """``iter_chunks`` as a list."""
+    return list(iter_chunks(text, count_tokens, chunk_tokens, overlap_tokens))
 
 
 def split_upstream(text: str, chunk_size: int = 600, chunk_overlap: int = 100) -> list[Chunk]:

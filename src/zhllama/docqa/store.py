@@ -346,13 +346,12 @@ class Store:
 
     def rebuild_lexical(self, analyser: str = "bigram", generation: str | None = None) -> LexicalIndex:
         """Build the BM25 index from the collection's documents, streaming, and save it."""
-        from zhllama.docqa.lexical import build_segments
-
         generation = generation or self.current_generation()
         chunks = (
             (chunk_id, document or "") for chunk_id, document, _ in self.records(include=("documents",))
         )
-        index = LexicalIndex(list(build_segments(chunks, analyser)), analyser, generation)
+        folder = self.lexical_folder(analyser)
+        index = LexicalIndex([], analyser, generation).with_changes(chunks, (), generation, folder)
         return self._publish(index)
 
     def update_lexical(
@@ -367,7 +366,8 @@ class Store:
         except Exception:  # none saved, or damaged in any way
             return self.rebuild_lexical(analyser, generation)
         chunks = ((chunk_id, text) for chunk_id, (text, _) in self.documents(added))
-        return self._publish(base.with_changes(chunks, [*deleted, *added], generation))
+        folder = self.lexical_folder(analyser)
+        return self._publish(base.with_changes(chunks, [*deleted, *added], generation, folder))
 
     def _publish(self, index: LexicalIndex) -> LexicalIndex:
         folder = self.lexical_folder(index.analyser)
