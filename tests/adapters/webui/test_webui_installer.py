@@ -21,7 +21,7 @@ def test_install_writes_the_shim_and_the_instruction_template(webui_checkout):
     report = installer.install(webui_checkout)
     script = webui_checkout / "user_data/extensions/zhllama/script.py"
     template = webui_checkout / "user_data/instruction-templates/Chinese-Alpaca-2.yaml"
-    assert script.read_text() == SCRIPT
+    assert script.read_text() == installer.script_text() and script.read_text().endswith(SCRIPT)
     assert template.read_text().startswith(MARKER)
     assert [action for _, action in report.actions] == ["written", "written"]
 
@@ -87,6 +87,35 @@ def test_a_template_the_user_wrote_is_kept_as_a_backup(webui_checkout):
     installer.install(webui_checkout)
     assert (template.parent / "Chinese-Alpaca-2.yaml.bak").read_text() == "instruction_template: mine\n"
     assert template.read_text() == installer.template_text()
+
+
+@pytest.mark.parametrize("kind", ["script", "template"])
+def test_a_file_edited_under_the_marker_line_is_kept_as_a_backup_when_replaced(webui_checkout, kind):
+    installer.install(webui_checkout)
+    path = installer.targets(webui_checkout.resolve())[kind]
+    mine = path.read_text() + "# my change\n"
+    path.write_text(mine)
+    report = installer.install(webui_checkout)
+    assert (path.parent / (path.name + ".bak")).read_text() == mine
+    ours = {"script": installer.script_text(), "template": installer.template_text()}
+    assert path.read_text() == ours[kind]
+    assert (str(path), "replaced") in report.actions
+
+
+def test_an_older_install_without_a_checksum_is_kept_as_a_backup(webui_checkout):
+    path = webui_checkout / "user_data/instruction-templates/Chinese-Alpaca-2.yaml"
+    older = f"{MARKER}: written by `zhllama webui install`\ninstruction_template: old\n"
+    path.write_text(older)
+    installer.install(webui_checkout)
+    assert (path.parent / "Chinese-Alpaca-2.yaml.bak").read_text() == older
+
+
+def test_uninstall_keeps_an_edited_copy(webui_checkout):
+    installer.install(webui_checkout)
+    script = webui_checkout / "user_data/extensions/zhllama/script.py"
+    script.write_text(script.read_text() + "# mine\n")
+    installer.uninstall(webui_checkout)
+    assert not script.exists() and (script.parent / "script.py.bak").read_text().endswith("# mine\n")
 
 
 def test_the_cli_installs_and_uninstalls(webui_checkout, tmp_path):

@@ -8,8 +8,8 @@ error instead, logs what to install where, and leaves an extension without hooks
 
 MARKER = "# zhllama-webui-extension"
 
-SCRIPT = f'''{MARKER}: written by `zhllama webui install`; `zhllama webui install --uninstall` removes it.
-"""zhllama's text-generation-webui extension: the Chinese-Alpaca-2 prompt, sampling and long context.
+# The installer puts the marker line (with a checksum of the rest) in front of this text.
+SCRIPT = '''"""zhllama's text-generation-webui extension: Chinese-Alpaca-2 prompt, tokenizer, sampling, RoPE.
 
 A shim: the hooks live in the installed zhllama package (zhllama.adapters.webui.extension).
 """
@@ -36,5 +36,5 @@ except Exception as exc:  # zhllama missing or broken here: log it, keep webui r
         exc,
         sys.executable,
     )
-    params = {{"display_name": "zhllama (not installed)"}}
+    params = {"display_name": "zhllama (not installed)"}
 '''
