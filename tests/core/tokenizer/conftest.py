@@ -43,16 +43,6 @@ def exact_decoding():
     uninstall_exact_decoding()
 
 
-@pytest.fixture
-def tokenizer_copy(tmp_path: Path, tiny_model_dir: Path) -> Path:
-    """A writable copy of the tiny model folder's tokenizer files (never inside the repo)."""
-    folder = tmp_path / "model"
-    folder.mkdir()
-    for name in ("tokenizer.model", "tokenizer_config.json", "special_tokens_map.json", "config.json"):
-        (folder / name).write_bytes((tiny_model_dir / name).read_bytes())
-    return folder
-
-
 CORPUS_LINES_PER_FILE = 700
 MAX_CHARS = 400  # long paragraphs are cut: segmentation is checked, not throughput
 
