@@ -10,15 +10,21 @@ The two lines differ in schema and in what can run beside zhllama:
   hf``); ``prompt_style: default`` sends chat messages as they are. ``llamacpp`` (privateGPT running
   the GGUF in-process) is refused with that route named.
 - **1.x** (llama-index-core 0.14, transformers 5) can hold zhllama. ``openailike``: one ``models:``
-  entry with ``mode: openai`` and ``openai.api_base`` (v1 applies a prompt style only when the entry
-  names a tokenizer, which the profile leaves out, so the server's template is what counts).
-  ``llamacpp``: the mode ``zhllama-llamacpp`` that ``zhllama privategpt run`` registers.
+  entry with ``mode: openai`` and ``openai.api_base``; chat messages go to the server, whose template
+  is what the model sees. ``llamacpp``: the mode ``zhllama-llamacpp`` that ``zhllama privategpt run``
+  registers.
 
-Sampling is upstream's (temperature 0.2, top_k 40, top_p 0.9, repetition_penalty 1.1, 512 new
-tokens; v1's own defaults would add ``min_p`` 0.1, so the profile sets it to 0). Everything
-zhllama's launcher reads sits under a top-level ``zhllama:`` key (both lines keep unknown keys).
-``detect_version`` reads a checkout's release line; ``profile_settings`` is pure; ``write_profile``
-writes the file.
+Both lines count tokens with a tokenizer: without one they use tiktoken's ``cl100k_base``, which they
+download on first use, so offline ``tokenizer`` (a local model folder) is needed: 0.6's
+``llm.tokenizer``; 1.x's entry ``tokenizer`` with ``prompt_style: chat``, which renders the folder's
+chat template (checked to be there).
+
+Sampling is upstream's: temperature 0.2 and 512 new tokens on both lines; 1.x entries also carry
+top_k 40, top_p 0.9, repetition_penalty 1.1 and min_p 0 (1.x's own defaults are 50, 0.7, 1.2, 0.1).
+The openailike clients of both lines send only temperature and max tokens; the server's defaults
+decide the rest. Everything zhllama's launcher reads sits under a top-level ``zhllama:`` key (both
+lines keep unknown keys). ``detect_version`` reads a checkout's release line; ``profile_settings``
+is pure; ``write_profile`` writes the file.
 """
 
 import json
@@ -137,6 +143,8 @@ def profile_settings(
             "context_window": context_window,
             **_sampling(version),
         }
+        if tokenizer:
+            llm["tokenizer"] = tokenizer
         openai = {"api_base": api_base, "api_key": "EMPTY", "model": name}
         return {"llm": llm, "openai": openai, PROFILE_NAME: ours}
     model_name = Path(name).stem if mode == "llamacpp" else name
@@ -181,7 +189,7 @@ def _tokenizer_folder(tokenizer: str | os.PathLike, version: str) -> Path:
 def start_command(folder: str | os.PathLike, mode: Mode, version: str) -> str:
     """How privateGPT starts with the profile: its own command, or zhllama's launcher for 1.x llamacpp."""
     if mode == "llamacpp":
-        return f"PGPT_PROFILES={PROFILE_NAME} zhllama privategpt run {folder} serve"
+        return f"zhllama privategpt run {folder} serve"
     return f"PGPT_PROFILES={PROFILE_NAME} " + ("make run" if version == "0.6" else "private-gpt serve")
 
 
