@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from zhllama.cli.tokenizer import group
-from zhllama.core.tokenizer.runtime_check import check_folder, fix_folder, load_as_runtimes_do
+from zhllama.core.tokenizer.runtime_check import check_folder, fix_folder, fixed_copy, load_as_runtimes_do
 from zhllama.core.tokenizer.samples import BUILTIN_SENTENCES
 from zhllama.errors import TokenizerError
 
@@ -148,3 +148,17 @@ def test_with_zhllamas_decoding_any_id_sequence_decodes_as_sentencepiece_does(
     assert [ids for ids in sequences if tok.decode(ids) != sp.decode(ids)] == []
     with_controls = [1, *sp.encode("问"), 2, 1, *sp.encode(" 答．")]
     assert tok.decode(with_controls, skip_special_tokens=True) == sp.decode(with_controls)
+
+
+def test_a_fixed_copy_is_exact_links_the_weights_and_leaves_the_model_folder_alone(
+    tiny_model_dir, tmp_path, sp
+):
+    before = {path.name: path.stat().st_mtime_ns for path in tiny_model_dir.iterdir()}
+    copy = fixed_copy(tiny_model_dir, tmp_path / "served")
+    assert (copy / "model.safetensors").resolve() == (tiny_model_dir / "model.safetensors").resolve()
+    assert (copy / "model.safetensors").is_symlink() and (copy / "tokenizer.model").is_symlink()
+    assert not (copy / "config.json").is_symlink()
+    assert check_folder(copy).ok
+    assert {path.name: path.stat().st_mtime_ns for path in tiny_model_dir.iterdir()} == before
+    with pytest.raises(TokenizerError, match=r"`destination` .* exists"):
+        fixed_copy(tiny_model_dir, copy)

@@ -185,3 +185,28 @@ def fix_folder(folder: str | os.PathLike, lines: Iterable[str] | None = None) ->
         os.replace(fast_path, backup)
         result.backups.append(str(backup))
     return result
+
+
+LINKED_SUFFIXES = (".safetensors", ".bin", ".model")
+"""Files ``fixed_copy`` links instead of copying: weights and the SentencePiece model (never rewritten)."""
+
+
+def fixed_copy(folder: str | os.PathLike, destination: str | os.PathLike) -> Path:
+    """A copy of model ``folder`` at ``destination`` that runtimes tokenize exactly; ``folder`` is untouched.
+
+    Weights and ``tokenizer.model`` are symlinked, every other file is copied, then :func:`fix_folder`
+    runs on the copy: a read-only or shared model folder can be served without editing it.
+    ``destination`` must not exist yet.
+    """
+    source = _model_folder(folder).resolve()
+    target = Path(destination)
+    if target.exists():
+        raise TokenizerError(f"`destination` {target} exists: pass a new folder for the fixed copy")
+    target.mkdir(parents=True)
+    for path in source.iterdir():
+        if path.is_file() and path.suffix in LINKED_SUFFIXES:
+            os.symlink(path, target / path.name)
+        elif path.is_file():
+            shutil.copyfile(path, target / path.name)
+    fix_folder(target)
+    return target
