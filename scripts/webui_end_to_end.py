@@ -117,6 +117,7 @@ def setup():
         name1="You", name2="AI", user_bio="", context="", custom_system_message="", greeting="",
         character_menu="Assistant", stream=False, tools=None, start_with="", chat_style="cai-chat",
         unique_id="incognito-zhllama-probe",  # incognito: webui saves no history file
+        max_new_tokens=1, auto_max_new_tokens=False,  # the ids are the point, not the answer
     )
     # webui registers this extension's hooks only after setup() returns: record webui's encode instead
     from modules import text_generation
@@ -298,7 +299,8 @@ def api_checks(base: str, probe: Probe, sp, check) -> list[dict]:
     results: list[dict] = []
 
     def chat(messages: list[dict], **body) -> tuple[int, dict | str, list[dict]]:
-        status, answer = post(base, "/v1/chat/completions", {"messages": messages, "max_tokens": 16, **body})
+        body = {"messages": messages, "max_tokens": 1, **body}  # the ids are the point, not the answer
+        status, answer = post(base, "/v1/chat/completions", body)
         return status, answer, [e for e in probe.new() if e["event"] == "ids"]
 
     def as_api(messages: list[dict]) -> list[dict]:
@@ -338,7 +340,7 @@ def api_checks(base: str, probe: Probe, sp, check) -> list[dict]:
 
     messages = conversation(TURNS[:2], "请再说一遍")
     prompt = "<s>" + _render(messages)
-    status, answer = post(base, "/v1/completions", {"prompt": prompt, "max_tokens": 8})
+    status, answer = post(base, "/v1/completions", {"prompt": prompt, "max_tokens": 1})
     seen = [e for e in probe.new() if e["event"] == "ids"]
     results.append(
         {
@@ -360,7 +362,7 @@ def api_checks(base: str, probe: Probe, sp, check) -> list[dict]:
         }
     )
 
-    status, answer, _ = chat([{"role": "user", "content": f"{FORCE_MARKER} 你好"}], max_tokens=64)
+    status, answer, _ = chat([{"role": "user", "content": f"{FORCE_MARKER} 你好"}], max_tokens=40)
     content = answer["choices"][0]["message"]["content"] if status == 200 else answer
     want = sp.decode(sp.encode(DECODE_TEXT))
     results.append(
