@@ -10,12 +10,13 @@ default ``Assistant`` character the API loads.
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from app_process import copy_checkout
 
 REPO = Path(__file__).resolve().parents[3]
 CHECKS = [
@@ -41,8 +42,9 @@ TRIMMED_STAND_INS = {
 
 @pytest.fixture(scope="module")
 def report(apps, assets, tmp_path_factory) -> dict[str, dict]:
-    checkout = tmp_path_factory.mktemp("webui") / "text-generation-webui"
-    shutil.copytree(apps / "text-generation-webui", checkout)
+    checkout = copy_checkout(
+        apps / "text-generation-webui", tmp_path_factory.mktemp("webui") / "text-generation-webui"
+    )
     for name, text in TRIMMED_STAND_INS.items():
         path = checkout / name
         path.parent.mkdir(parents=True, exist_ok=True)
