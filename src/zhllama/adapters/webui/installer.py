@@ -17,7 +17,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from zhllama.adapters.webui.shim import MARKER, SCRIPT
+from zhllama.adapters.webui.shim import MARKER, REQUIREMENT_TOKEN, SCRIPT
 from zhllama.core.files import free_backup_path, write_atomic
 from zhllama.errors import ZhllamaError
 
@@ -61,9 +61,21 @@ def edited(text: str) -> bool:
     return not first.startswith(f"{MARKER} sha256={_checksum(body)}:")
 
 
+def requirement() -> str:
+    """What ``pip install`` needs to get this zhllama with ``[webui]``: its source checkout's path.
+
+    zhllama is not on PyPI, so a bare ``zhllama[webui]`` would not install; when this zhllama does
+    not run from a checkout the message names the placeholder ``/path/to/zhllama``.
+    """
+    root = Path(__file__).resolve().parents[4]
+    if (root / "pyproject.toml").is_file() and (root / "src" / "zhllama").is_dir():
+        return f"{root}[webui]"
+    return "/path/to/zhllama[webui]"
+
+
 def script_text() -> str:
-    """The extension's ``script.py``: the marker line, then the shim."""
-    return stamped(SCRIPT, NOTES["script"])
+    """The extension's ``script.py``: the marker line, then the shim naming where to install zhllama from."""
+    return stamped(SCRIPT.replace(REQUIREMENT_TOKEN, requirement()), NOTES["script"])
 
 
 def template_text() -> str:

@@ -8,7 +8,9 @@ error instead, logs what to install where, and leaves an extension without hooks
 
 MARKER = "# zhllama-webui-extension"
 
-# The installer puts the marker line (with a checksum of the rest) in front of this text.
+# The installer puts the marker line (with a checksum of the rest) in front of this text and replaces
+# REQUIREMENT_TOKEN with what pip installs zhllama from (zhllama is not on PyPI: its checkout path).
+REQUIREMENT_TOKEN = "ZHLLAMA_REQUIREMENT"
 SCRIPT = '''"""zhllama's text-generation-webui extension: Chinese-Alpaca-2 prompt, tokenizer, sampling, RoPE.
 
 A shim: the hooks live in the installed zhllama package (zhllama.adapters.webui.extension).
@@ -30,7 +32,7 @@ try:
 except Exception as exc:  # zhllama missing or broken here: log it, keep webui running
     logging.getLogger("textgen").error(
         "zhllama extension disabled: cannot import zhllama in %s (%s: %s). Install it into "
-        "text-generation-webui's environment: %s -m pip install 'zhllama[webui]'",
+        "text-generation-webui's environment: %s -m pip install 'ZHLLAMA_REQUIREMENT'",
         sys.executable,
         type(exc).__name__,
         exc,
