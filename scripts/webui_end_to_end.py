@@ -16,7 +16,7 @@ controls start. Checked, for the stock model folder:
 - ids: API chat (instruct and chat modes, two and three turns), raw ``/v1/completions``, the UI
   path: each equals SentencePiece's ids of the Alpaca-2 prompt (BOS/EOS where the template puts them);
 - decoding: forced byte-fallback output (fullwidth punctuation, a newline, a rare Traditional
-  character, an emoji) comes back as ``sentencepiece.decode`` gives it;
+  character, an emoji) comes back as ``sentencepiece.decode`` gives it, whole and streamed;
 - long context at startup: the model loaded by ``--model`` has the RoPE plan, requests get 1024 tokens;
 - sampling per request: unset keys get upstream's values, an explicit ``temperature=1.0`` stays 1.0,
   and it does not leak into the next request;
@@ -159,6 +159,23 @@ def post(base: str, path: str, body: dict, timeout: float = 300) -> tuple[int, d
             return exc.code, json.loads(text)
         except json.JSONDecodeError:
             return exc.code, text
+
+
+def stream_chat(base: str, messages: list[dict], **body) -> str:
+    """The content of a streamed chat completion, its server-sent deltas joined."""
+    payload = json.dumps({"messages": messages, "stream": True, **body}).encode()
+    request = urllib.request.Request(
+        base + "/v1/chat/completions", data=payload, headers={"Content-Type": "application/json"}
+    )
+    parts = []
+    with urllib.request.urlopen(request, timeout=300) as response:
+        for raw in response.read().decode("utf-8").splitlines():
+            line = raw.strip()
+            if not line.startswith("data:") or line == "data: [DONE]":
+                continue
+            for choice in json.loads(line[len("data:") :])["choices"]:
+                parts.append(choice.get("delta", {}).get("content") or "")
+    return "".join(parts)
 
 
 def wait_for(base: str, process: subprocess.Popen, log: Path, timeout: float = 600) -> None:
@@ -370,6 +387,15 @@ def api_checks(base: str, probe: Probe, sp, check) -> list[dict]:
             "check": "decoding: forced byte-fallback output comes back as SentencePiece decodes it",
             "ok": content == want,
             "detail": {"got": content, "want": want},
+        }
+    )
+    streamed = stream_chat(base, [{"role": "user", "content": f"{FORCE_MARKER} 你好"}], max_tokens=40)
+    probe.new()
+    results.append(
+        {
+            "check": "decoding, streamed token by token as the chat window shows it: SentencePiece's text",
+            "ok": streamed == want,
+            "detail": {"got": streamed, "want": want},
         }
     )
 

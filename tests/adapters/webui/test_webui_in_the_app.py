@@ -31,6 +31,7 @@ CHECKS = [
     "API: unset sampling keys get upstream's values; long context gives 1024 tokens",
     "API: explicit temperature=1.0 stays 1.0, and the next request without one gets 0.2",
     "decoding: forced byte-fallback output comes back as SentencePiece decodes it",
+    "decoding, streamed token by token as the chat window shows it: SentencePiece's text",
     "errors: max_tokens leaving no room is an HTTP 400 saying what to change",
 ]
 TRIMMED_STAND_INS = {
