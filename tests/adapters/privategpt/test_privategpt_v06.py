@@ -22,7 +22,8 @@ from private_gpt.settings.settings_loader import active_profiles, load_active_se
 
 settings = Settings(**load_active_settings())
 llm = LLMComponent(settings).llm
-reply = llm.chat([ChatMessage(role="system", content="你是助手。"), ChatMessage(role="user", content="你好")])
+messages = [ChatMessage(role="system", content="你是助手。"), ChatMessage(role="user", content="你好")]
+reply = llm.chat(messages, max_tokens=8)  # the tiny model never stops on its own
 print(json.dumps({
     "profiles": active_profiles,
     "llm_settings": settings.llm.model_dump(),
