@@ -113,3 +113,10 @@ def test_llamacpp_needs_a_gguf_and_run_needs_the_profile(checkout):
 def test_run_refuses_a_folder_that_is_not_a_checkout(tmp_path: Path):
     result = CliRunner().invoke(main, ["privategpt", "run", str(tmp_path)])
     assert result.exit_code == 1 and "not a privateGPT checkout" in result.output
+
+
+def test_a_context_that_is_not_positive_is_refused_in_the_options_terms(checkout):
+    result = CliRunner().invoke(
+        main, ["privategpt", "profile", "--out", str(checkout("1")), "--context", "0"]
+    )
+    assert result.exit_code == 1 and "Error: --context must be a positive number of tokens" in result.output

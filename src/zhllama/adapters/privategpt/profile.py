@@ -128,6 +128,8 @@ def profile_settings(
         raise PrivateGPTError(f"unknown `mode` {mode!r}: use one of {', '.join(MODES)}")
     if version not in VERSIONS:
         raise PrivateGPTError(f"unknown privateGPT `version` {version!r}: use one of {', '.join(VERSIONS)}")
+    if context_window <= 0:
+        raise PrivateGPTError(f"`context_window` must be a positive number of tokens, not {context_window}")
     if mode == "llamacpp" and version == "0.6":
         raise PrivateGPTError(f"`mode` llamacpp is not possible for privateGPT 0.6.x: {V06_ROUTE}")
     if mode == "llamacpp" and not model:
