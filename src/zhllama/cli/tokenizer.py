@@ -101,8 +101,8 @@ def _print_check(result, sample: str) -> None:
     if not result.decodes_exactly and result.tokenizer_class == "SentencePieceBackend":
         click.echo(
             "  transformers' SentencePieceBackend shows byte-fallback pieces as text (transformers#47473);\n"
-            "  zhllama's fix is active in vLLM and the webui extension with zhllama installed; in your own\n"
-            "  code call zhllama.patching.install_exact_decoding() first (docs/tokenizer.md)"
+            "  exact in vLLM with zhllama installed (its plugin fixes it) and in webui with zhllama's\n"
+            "  extension; in your own code call zhllama.patching.install_exact_decoding() first"
         )
     click.echo(
         "OK: the ids are SentencePiece's"

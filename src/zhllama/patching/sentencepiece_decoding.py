@@ -13,8 +13,8 @@ without ``trust_remote_code`` that means from zhllama, in the processes where it
 ``install_exact_decoding()`` replaces ``SentencePieceBackend.convert_tokens_to_string`` with
 SentencePiece's own join (``join_pieces``) for tokenizers whose model has byte pieces; every other
 tokenizer keeps transformers' method. Idempotent; ``uninstall_exact_decoding()`` restores
-transformers' method. The vLLM plugin installs it in every vLLM process; the webui extension in
-webui's; a script calls it once before decoding.
+transformers' method. The vLLM plugin installs it in every vLLM process; a script calls it once
+before decoding. (webui's extension needs none: it gives webui zhllama's own exact tokenizer.)
 """
 
 from typing import Any
