@@ -13,7 +13,6 @@ import argparse
 import json
 import math
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -35,21 +34,6 @@ QUESTIONS = (
     "林黛玉是一个怎样的人？",
     "写一首关于秋天的七言绝句。",
 )
-
-
-def served_folder(workdir: Path) -> Path:
-    """The tiny model in a folder of its own, tokenizer fixed for vLLM (assets stay read-only)."""
-    from zhllama.core.tokenizer.runtime_check import fix_folder
-
-    folder = workdir / "tiny-zh-llama"
-    folder.mkdir()
-    for path in (ASSETS / "models" / "tiny-zh-llama").iterdir():
-        if path.suffix in (".safetensors", ".model"):
-            os.symlink(path, folder / path.name)
-        else:
-            shutil.copyfile(path, folder / path.name)
-    fix_folder(folder)
-    return folder
 
 
 def windows(tokenizer, length: int, per_novel: int) -> list[list[int]]:
@@ -192,7 +176,9 @@ def main() -> int:
     args = parser.parse_args()
     args.workdir = Path(tempfile.mkdtemp(prefix="gpu_vllm_"))
 
-    folder = served_folder(args.workdir)
+    from zhllama.core.tokenizer.runtime_check import fixed_copy
+
+    folder = fixed_copy(ASSETS / "models" / "tiny-zh-llama", args.workdir / "tiny-zh-llama")
     texts = windows(load_tokenizer(folder), args.context, args.windows_per_novel)
     print(f"tiny-zh-llama at {args.context} tokens; {len(texts)} held-out windows; logs in {args.workdir}")
     rows, failures = [], 0

@@ -1,4 +1,5 @@
-"""Shared fixtures: the assets folder (``ZHLLAMA_ASSETS``, default ``../shared/assets``)."""
+"""Shared fixtures: the assets folder (``ZHLLAMA_ASSETS``, default ``../shared/assets``) and the real
+applications' snapshots (``ZHLLAMA_APPS``, default ``../shared/apps``)."""
 
 import json
 import os
@@ -27,6 +28,23 @@ def assets() -> Path:
     return root
 
 
+def apps_root() -> Path:
+    return Path(os.environ.get("ZHLLAMA_APPS", REPO_ROOT.parent / "shared" / "apps")).resolve()
+
+
+@pytest.fixture(scope="session")
+def apps() -> Path:
+    """The read-only snapshots of text-generation-webui and privateGPT (copy one before writing to it)."""
+    root = apps_root()
+    expected = ("text-generation-webui", "private-gpt-0.6.2", "private-gpt-1")
+    if not all((root / name).is_dir() for name in expected):
+        pytest.fail(
+            f"application snapshots not found at {root}: set ZHLLAMA_APPS to the shared apps folder "
+            f"(the one holding {', '.join(expected)})"
+        )
+    return root
+
+
 @pytest.fixture(scope="session")
 def tokenizer_dir(assets: Path) -> Path:
     return assets / "tokenizers" / "chinese-llama-2"
@@ -35,6 +53,16 @@ def tokenizer_dir(assets: Path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model_dir(assets: Path) -> Path:
     return assets / "models" / "tiny-zh-llama"
+
+
+@pytest.fixture
+def tokenizer_copy(tmp_path: Path, tiny_model_dir: Path) -> Path:
+    """A writable copy of the tiny model folder's tokenizer files (never inside the repo)."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    for name in ("tokenizer.model", "tokenizer_config.json", "special_tokens_map.json", "config.json"):
+        (folder / name).write_bytes((tiny_model_dir / name).read_bytes())
+    return folder
 
 
 @pytest.fixture(scope="session")

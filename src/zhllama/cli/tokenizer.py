@@ -87,14 +87,28 @@ def _print_check(result, sample: str) -> None:
         f"BOS={result.adds_bos}, EOS={result.adds_eos})"
     )
     click.echo(
-        f"mismatch vs sentencepiece: {p.mismatched}/{p.lines} lines ({p.mismatch_rate:.1%}) on {sample}"
+        f"ids vs sentencepiece: {p.mismatched}/{p.lines} lines differ ({p.mismatch_rate:.1%}) on {sample}"
     )
     for m in p.examples[:3]:
         click.echo(
             f"  {m.line[:40]!r}\n    sentencepiece: {' '.join(m.sentencepiece[:16])}\n"
             f"    runtime:       {' '.join(m.candidate[:16])}"
         )
-    click.echo("OK" if result.ok else "NOT OK: run `zhllama tokenizer check --fix MODEL_DIR`")
+    d = result.decoding
+    click.echo(f"decode vs sentencepiece: {d.mismatched}/{d.lines} lines differ ({d.mismatch_rate:.1%})")
+    for m in d.examples[:2]:
+        click.echo(f"  sentencepiece: {m.sentencepiece[:40]!r}\n  runtime:       {m.candidate[:40]!r}")
+    if not result.decodes_exactly and result.tokenizer_class == "SentencePieceBackend":
+        click.echo(
+            "  transformers' SentencePieceBackend shows byte-fallback pieces as text (transformers#47473);\n"
+            "  exact in vLLM with zhllama installed (its plugin fixes it) and in webui with zhllama's\n"
+            "  extension; in your own code call zhllama.patching.install_exact_decoding() first"
+        )
+    click.echo(
+        "OK: the ids are SentencePiece's"
+        if result.ok
+        else "NOT OK: run `zhllama tokenizer check --fix MODEL_DIR`"
+    )
 
 
 @group.command(name="stats")

@@ -5,8 +5,6 @@ inside a CPU ``VllmConfig``, and the tiny shared model is served only in benchma
 """
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -22,20 +20,10 @@ def tiny_config(tiny_model_dir: Path) -> dict:
 
 @pytest.fixture(scope="session")
 def served_model_dir(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
-    """The tiny model as a user would serve it: its own folder with the tokenizer fixed once.
+    """The tiny model as a user would serve it: a fixed copy (weights linked, assets untouched)."""
+    from zhllama.core.tokenizer.runtime_check import fixed_copy
 
-    Large files are linked, not copied; the shared assets stay untouched.
-    """
-    from zhllama.core.tokenizer.runtime_check import fix_folder
-
-    folder = tmp_path_factory.mktemp("tiny-zh-llama")
-    for path in tiny_model_dir.iterdir():
-        if path.suffix in (".safetensors", ".model"):
-            os.symlink(path, folder / path.name)
-        else:
-            shutil.copyfile(path, folder / path.name)
-    fix_folder(folder)
-    return folder
+    return fixed_copy(tiny_model_dir, tmp_path_factory.mktemp("served") / "tiny-zh-llama")
 
 
 @pytest.fixture

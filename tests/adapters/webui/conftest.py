@@ -22,23 +22,31 @@ WEBUI_DEFAULTS = {
 STARTUP_PRESET = {"temperature": 1.0, "top_k": 0, "top_p": 0.95, "repetition_penalty": 1.0}
 
 
+# webui's "API generation defaults" (its argparse defaults)
+WEBUI_ARGS = {"temperature": 1.0, "top_k": 0, "top_p": 0.95, "repetition_penalty": 1.0}
+
+
 @pytest.fixture
 def webui(monkeypatch, tmp_path):
-    """A fake ``modules`` package: shared, models, presets, text_generation."""
+    """A fake ``modules`` package: shared, models, presets, utils."""
     package = types.ModuleType("modules")
     package.__path__ = []
     shared = types.ModuleType("modules.shared")
-    shared.tokenizer = None
+    shared.model = shared.tokenizer = None
+    shared.model_name = "None"
     shared.bos_token = "<s>"
     shared.eos_token = "</s>"
     shared.default_settings = dict(WEBUI_DEFAULTS)
     shared.settings = {**WEBUI_DEFAULTS, **STARTUP_PRESET, "preset": "Top-P"}
-    shared.args = types.SimpleNamespace(model_dir=str(tmp_path / "models"))
+    shared.args = types.SimpleNamespace(model_dir=str(tmp_path / "models"), loader=None, **WEBUI_ARGS)
+    shared.provided_arguments = []
     models = types.ModuleType("modules.models")
     models.transformers_loader = lambda model_name: ("model", model_name)
     presets = types.ModuleType("modules.presets")
     presets.load_preset = lambda name: {**WEBUI_DEFAULTS, **STARTUP_PRESET} if name == "Top-P" else {}
-    for name, module in (("shared", shared), ("models", models), ("presets", presets)):
+    utils = types.ModuleType("modules.utils")
+    utils.resolve_model_path = lambda name: Path(shared.args.model_dir) / name
+    for name, module in (("shared", shared), ("models", models), ("presets", presets), ("utils", utils)):
         setattr(package, name, module)
         monkeypatch.setitem(sys.modules, f"modules.{name}", module)
     monkeypatch.setitem(sys.modules, "modules", package)

@@ -11,22 +11,30 @@ from zhllama.core.sampling import UPSTREAM
 STARTUP = {"temperature": 1.0, "top_k": 0, "top_p": 0.95, "repetition_penalty": 1.0, "max_new_tokens": 512}
 
 
-def test_state_modifier_gives_upstream_sampling_where_webui_still_has_its_start_values(ext):
-    state = ext.state_modifier({**STARTUP, "truncation_length": 4096})
-    assert {key: state[key] for key in STARTUP} == UPSTREAM.as_dict()
+def test_setup_seeds_the_ui_sliders_and_the_api_defaults_that_webui_still_holds(ext, webui):
+    webui.shared.settings["top_k"] = 20  # set in the user's settings.yaml: kept
+    webui.shared.args.top_p = 0.5
+    webui.shared.provided_arguments = ["top_p"]  # --top-p 0.5 on the command line: kept
+    ext.setup()
+    settings = {key: webui.shared.settings[key] for key in STARTUP}
+    assert settings == {**UPSTREAM.as_dict(), "top_k": 20}
+    args = webui.shared.args
+    assert (args.temperature, args.top_k, args.top_p, args.repetition_penalty) == (0.2, 40, 0.5, 1.1)
 
 
-def test_a_value_the_user_chose_is_never_overridden_later(ext):
-    ext.state_modifier(dict(STARTUP))
-    chosen = ext.state_modifier({**STARTUP, "temperature": 0.7})
-    assert chosen["temperature"] == 0.7 and chosen["top_k"] == 40
-    back_to_webuis_value = ext.state_modifier(dict(STARTUP))  # the user moved it back to 1.0
-    assert back_to_webuis_value["temperature"] == 1.0 and back_to_webuis_value["top_p"] == 0.9
+def test_state_modifier_leaves_every_requests_sampling_as_it_came(ext):
+    """A request's explicit value (webui's own 1.0 included) is the request's: nothing is remembered."""
+    ext.setup()
+    explicit = {**STARTUP, "truncation_length": 4096}
+    assert ext.state_modifier(dict(explicit)) == explicit
+    assert ext.state_modifier({**explicit, "temperature": 0.7})["temperature"] == 0.7
+    assert ext.state_modifier(dict(explicit)) == explicit  # the 0.7 before did not stick
 
 
-def test_sampling_defaults_can_be_switched_off(ext):
+def test_sampling_defaults_can_be_switched_off(ext, webui):
     ext.params["sampling_defaults"] = False
-    assert ext.state_modifier(dict(STARTUP)) == STARTUP
+    ext.setup()
+    assert webui.shared.settings["temperature"] == 1.0 and webui.shared.args.temperature == 1.0
 
 
 def test_input_modifier_keeps_typed_control_tokens_as_text_in_chat_only(ext):
@@ -45,13 +53,11 @@ def test_kept_text_is_idempotent_and_encodes_without_control_ids(tokenizer):
     assert not {tokenizer.bos_token_id, tokenizer.eos_token_id} & set(ids)
 
 
-def test_setup_seeds_webuis_sliders_and_wraps_the_transformers_loader(ext, webui):
-    webui.shared.settings["top_k"] = 20  # set in the user's settings.yaml: kept
+def test_setup_wraps_the_transformers_loader_once(ext, webui):
     original = webui.models.transformers_loader
     ext.setup()
-    assert webui.shared.settings["temperature"] == 0.2 and webui.shared.settings["top_k"] == 20
     assert webui.models.transformers_loader is not original
-    assert webui.models.transformers_loader("m") == ("model", "m")  # long context off: webui's result
+    assert webui.models.transformers_loader("m") == ("model", "m")  # not the family, no plan: webui's result
     ext.setup()  # webui calls it once; a second call does not wrap twice
     assert webui.models.transformers_loader.__zhllama_original__ is original
 

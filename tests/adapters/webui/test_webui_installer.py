@@ -4,6 +4,7 @@ import importlib.util
 import logging
 import os
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -11,7 +12,7 @@ from click.testing import CliRunner
 
 from zhllama.adapters.webui import installer
 from zhllama.adapters.webui.installer import WebuiInstallError
-from zhllama.adapters.webui.shim import MARKER, SCRIPT
+from zhllama.adapters.webui.shim import MARKER
 from zhllama.cli import main
 from zhllama.core.templates import get_template
 from zhllama.core.templates.exports import webui_export
@@ -21,7 +22,7 @@ def test_install_writes_the_shim_and_the_instruction_template(webui_checkout):
     report = installer.install(webui_checkout)
     script = webui_checkout / "user_data/extensions/zhllama/script.py"
     template = webui_checkout / "user_data/instruction-templates/Chinese-Alpaca-2.yaml"
-    assert script.read_text() == SCRIPT
+    assert script.read_text() == installer.script_text()
     assert template.read_text().startswith(MARKER)
     assert [action for _, action in report.actions] == ["written", "written"]
 
@@ -89,6 +90,35 @@ def test_a_template_the_user_wrote_is_kept_as_a_backup(webui_checkout):
     assert template.read_text() == installer.template_text()
 
 
+@pytest.mark.parametrize("kind", ["script", "template"])
+def test_a_file_edited_under_the_marker_line_is_kept_as_a_backup_when_replaced(webui_checkout, kind):
+    installer.install(webui_checkout)
+    path = installer.targets(webui_checkout.resolve())[kind]
+    mine = path.read_text() + "# my change\n"
+    path.write_text(mine)
+    report = installer.install(webui_checkout)
+    assert (path.parent / (path.name + ".bak")).read_text() == mine
+    ours = {"script": installer.script_text(), "template": installer.template_text()}
+    assert path.read_text() == ours[kind]
+    assert (str(path), "replaced") in report.actions
+
+
+def test_an_older_install_without_a_checksum_is_kept_as_a_backup(webui_checkout):
+    path = webui_checkout / "user_data/instruction-templates/Chinese-Alpaca-2.yaml"
+    older = f"{MARKER}: written by `zhllama webui install`\ninstruction_template: old\n"
+    path.write_text(older)
+    installer.install(webui_checkout)
+    assert (path.parent / "Chinese-Alpaca-2.yaml.bak").read_text() == older
+
+
+def test_uninstall_keeps_an_edited_copy(webui_checkout):
+    installer.install(webui_checkout)
+    script = webui_checkout / "user_data/extensions/zhllama/script.py"
+    script.write_text(script.read_text() + "# mine\n")
+    installer.uninstall(webui_checkout)
+    assert not script.exists() and (script.parent / "script.py.bak").read_text().endswith("# mine\n")
+
+
 def test_the_cli_installs_and_uninstalls(webui_checkout, tmp_path):
     runner = CliRunner()
     result = runner.invoke(main, ["webui", "install", str(webui_checkout)])
@@ -125,6 +155,7 @@ def test_without_zhllama_the_shim_logs_what_to_install_and_loads_without_hooks(
     monkeypatch.setitem(sys.modules, "zhllama.adapters.webui.extension", None)  # import fails
     with caplog.at_level(logging.ERROR, logger="textgen"):
         module = _load_like_webui(webui_checkout / "user_data/extensions/zhllama/script.py")
-    assert "zhllama extension disabled" in caplog.text and "pip install 'zhllama[webui]'" in caplog.text
+    repo = Path(__file__).resolve().parents[3]
+    assert "zhllama extension disabled" in caplog.text and f"pip install '{repo}[webui]'" in caplog.text
     assert module.params == {"display_name": "zhllama (not installed)"}
     assert not hasattr(module, "custom_generate_chat_prompt")

@@ -5,7 +5,7 @@ import shutil
 import pytest
 import torch
 
-from zhllama.adapters.webui import long_context
+from zhllama.adapters.webui import loading, long_context
 from zhllama.errors import RopeScalingError
 
 
@@ -23,14 +23,16 @@ def loaded(tiny_model_dir):
 
 def wrapped(model, folder, **params):
     applied = []
-    loader = long_context.wrap_loader(lambda name: model, lambda name: folder, params, applied.append)
+    loader = loading.wrap_loader(
+        lambda name: model, lambda name: folder, params, lambda prepared: applied.append(prepared.applied)
+    )
     return loader, applied
 
 
 def test_the_wrapped_loader_scales_rope_as_zhllama_load_does(loaded, tiny_model_dir):
     plain, reference = loaded
     loader, applied = wrapped(plain, tiny_model_dir, long_context=True, target_context=1024)
-    model = loader("tiny-zh-llama")
+    model, _ = loader("tiny-zh-llama")
     assert model.config.rope_parameters == reference.config.rope_parameters
     assert model.model.rotary_emb.rope_type == reference.model.rotary_emb.rope_type
     ids = torch.arange(3, 603).unsqueeze(0)  # past the trained 256 tokens: the scaling is in effect
@@ -52,7 +54,7 @@ def test_with_long_context_off_or_within_the_trained_length_the_model_is_untouch
         {"long_context": True, "target_context": 256},
     ):
         loader, applied = wrapped(model, tiny_model_dir, **params)
-        assert loader("m") is model and model.model.rotary_emb is rotary and applied == [None]
+        assert loader("m")[0] is model and model.model.rotary_emb is rotary and applied == [None]
 
 
 def test_a_gguf_folder_has_no_plan(tmp_path):
@@ -71,14 +73,15 @@ def test_a_model_the_plan_does_not_fit_loads_unscaled_with_an_error_logged(tmp_p
 def test_the_loader_patch_installs_once_and_uninstalls(webui):
     original = webui.models.transformers_loader
     params = {"long_context": False}
-    assert long_context.install_loader_patch(webui.models, lambda n: n, params, lambda a: None)
-    assert long_context.install_loader_patch(webui.models, lambda n: n, params, lambda a: None)
+    assert loading.install_loader_patch(webui.models, lambda n: n, params, lambda a: None)
+    assert loading.install_loader_patch(webui.models, lambda n: n, params, lambda a: None)
     assert webui.models.transformers_loader.__zhllama_original__ is original
-    long_context.uninstall_loader_patch(webui.models)
+    loading.uninstall_loader_patch(webui.models)
     assert webui.models.transformers_loader is original
 
 
 def test_state_modifier_raises_webuis_truncation_length_to_the_target_once_scaled(ext):
-    ext._record_applied(long_context.AppliedPlan("auto", {}, trained_length=4096, target_context=16384))
+    plan = long_context.AppliedPlan("auto", {}, trained_length=4096, target_context=16384)
+    ext._record(loading.Prepared(applied=plan))
     assert ext.state_modifier({"truncation_length": 4096})["truncation_length"] == 16384
     assert ext.state_modifier({"truncation_length": 2048})["truncation_length"] == 2048  # the user's

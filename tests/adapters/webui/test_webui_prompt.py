@@ -6,6 +6,7 @@ end before it, for *continue* they include the row being continued. In instruct 
 set ``state['add_bos_token'] = False`` before the call.
 """
 
+import gradio as gr
 import pytest
 
 from zhllama.core.templates import DEFAULT_SYSTEM_PROMPT, LONG_SYSTEM_PROMPT, get_template
@@ -121,10 +122,22 @@ def test_the_history_budget_param_caps_webuis_budget(ext, webui, tokenizer):
     )
 
 
-def test_a_last_message_too_long_for_the_budget_says_so(ext, webui, tokenizer):
+def test_a_last_message_too_long_for_the_budget_is_an_error_the_ui_shows(ext, webui, tokenizer):
     webui.shared.tokenizer = tokenizer
-    with pytest.raises(TemplateError, match="last turn alone"):
+    with pytest.raises(gr.Error, match="last turn alone") as raised:
         call(ext, "长" * 400, webui_state(rows=[], truncation_length=600, max_new_tokens=512))
+    assert isinstance(raised.value.__cause__, TemplateError)
+
+
+@pytest.mark.parametrize("max_new_tokens", [256, 512])
+def test_max_new_tokens_leaving_no_room_is_an_error_saying_what_to_change(ext, tokenizer, max_new_tokens):
+    """webui's own path logs `max_tokens=-256` and shows nothing; the user must see what to change."""
+    ext._shared().tokenizer = tokenizer
+    with pytest.raises(gr.Error) as raised:
+        call(ext, "你好", webui_state(truncation_length=256, max_new_tokens=max_new_tokens))
+    message = str(raised.value)
+    assert f"max_new_tokens ({max_new_tokens})" in message and "below 256" in message
+    assert raised.value.visible and raised.value.message == message
 
 
 def test_under_llama_cpp_the_budget_is_counted_with_webuis_encode(ext):

@@ -1,13 +1,14 @@
 """check/fix: what AutoTokenizer hands runtimes for a folder, and rewriting the folder so it is exact."""
 
 import json
+import random
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from zhllama.cli.tokenizer import group
-from zhllama.core.tokenizer.runtime_check import check_folder, fix_folder, load_as_runtimes_do
+from zhllama.core.tokenizer.runtime_check import check_folder, fix_folder, fixed_copy, load_as_runtimes_do
 from zhllama.core.tokenizer.samples import BUILTIN_SENTENCES
 from zhllama.errors import TokenizerError
 
@@ -97,3 +98,67 @@ def test_cli_turns_library_errors_into_clean_messages():
     assert result.exit_code == 1
     assert "Error: tokenizer path 'hfl/chinese-alpaca-2-7b' does not exist" in result.output
     assert "Traceback" not in result.output
+
+
+BYTE_FALLBACK_TEXT = "句号．\n崁頂🙂"  # fullwidth stop, newline, a rare Traditional character, an emoji
+
+
+def test_plain_transformers_decodes_a_fixed_folders_byte_pieces_as_text_and_check_says_so(
+    tokenizer_copy: Path, sp
+):
+    fix_folder(tokenizer_copy)
+    ids = sp.encode(BYTE_FALLBACK_TEXT)
+    decoded = load_as_runtimes_do(tokenizer_copy).decode(ids)  # transformers' SentencePieceBackend
+    assert "<0xEF><0xBC><0x8E><0x0A>" in decoded and sp.decode(ids) == BYTE_FALLBACK_TEXT
+    result = check_folder(tokenizer_copy, [BYTE_FALLBACK_TEXT, "你好"])
+    assert result.ok and not result.decodes_exactly
+    assert result.decoding.examples[0].sentencepiece == BYTE_FALLBACK_TEXT
+
+
+def test_with_zhllamas_decoding_a_fixed_folder_matches_sentencepiece_in_ids_and_text(
+    tokenizer_copy: Path, sp, lines, exact_decoding
+):
+    fix_folder(tokenizer_copy)
+    tok = load_as_runtimes_do(tokenizer_copy)
+    sample = [*lines, BYTE_FALLBACK_TEXT]
+    expected = sp.encode(sample)
+    assert [
+        i
+        for i, (line, ids) in enumerate(zip(sample, expected, strict=True))
+        if tok(line, split_special_tokens=True)["input_ids"] != [1, *ids]
+    ] == []
+    assert [i for i, ids in enumerate(expected) if tok.decode(ids) != sp.decode(ids)] == []
+    assert check_folder(tokenizer_copy, [BYTE_FALLBACK_TEXT]).decodes_exactly
+
+
+def test_with_zhllamas_decoding_any_id_sequence_decodes_as_sentencepiece_does(
+    tokenizer_copy: Path, sp, exact_decoding
+):
+    fix_folder(tokenizer_copy)
+    tok = load_as_runtimes_do(tokenizer_copy)
+    rng = random.Random(12)
+    byte_ids = [sp.piece_to_id(f"<0x{b:02X}>") for b in range(256)]
+    sequences = [
+        [
+            rng.choice(byte_ids) if rng.random() < 0.3 else rng.randrange(3, sp.get_piece_size())
+            for _ in range(rng.randint(1, 24))
+        ]
+        for _ in range(3000)
+    ]
+    assert [ids for ids in sequences if tok.decode(ids) != sp.decode(ids)] == []
+    with_controls = [1, *sp.encode("问"), 2, 1, *sp.encode(" 答．")]
+    assert tok.decode(with_controls, skip_special_tokens=True) == sp.decode(with_controls)
+
+
+def test_a_fixed_copy_is_exact_links_the_weights_and_leaves_the_model_folder_alone(
+    tiny_model_dir, tmp_path, sp
+):
+    before = {path.name: path.stat().st_mtime_ns for path in tiny_model_dir.iterdir()}
+    copy = fixed_copy(tiny_model_dir, tmp_path / "served")
+    assert (copy / "model.safetensors").resolve() == (tiny_model_dir / "model.safetensors").resolve()
+    assert (copy / "model.safetensors").is_symlink() and (copy / "tokenizer.model").is_symlink()
+    assert not (copy / "config.json").is_symlink()
+    assert check_folder(copy).ok
+    assert {path.name: path.stat().st_mtime_ns for path in tiny_model_dir.iterdir()} == before
+    with pytest.raises(TokenizerError, match=r"`destination` .* exists"):
+        fixed_copy(tiny_model_dir, copy)

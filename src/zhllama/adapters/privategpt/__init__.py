@@ -1,11 +1,11 @@
 """The privateGPT adapter: an Alpaca-2 prompt style, settings profiles and a launcher for privateGPT.
 
 privateGPT is an application, not a library (not on PyPI), so zhllama reaches it three ways:
-``prompt_style`` (its prompt-style contract, rendering Alpaca-2 exactly), ``profile``
-(``zhllama privategpt profile``: ``settings-zhllama.yaml`` for the ``openailike`` and ``llamacpp``
-routes, v0.6.x or v1.x schema) and ``launcher`` (``zhllama privategpt run DIR``: installs the style, the
-RoPE plan and, on v1, an LLM mode before privateGPT builds its components). This module stays light:
-nothing here imports privateGPT or LlamaIndex.
+``profile`` (``zhllama privategpt profile``: ``settings-zhllama.yaml`` for the checkout's release line:
+0.6.x talks to an OpenAI-compatible server applying the Alpaca-2 template, 1.x to such a server or to
+an in-process GGUF), ``prompt_style`` (1.x's prompt-style contract, rendering Alpaca-2 exactly) and
+``launcher`` (``zhllama privategpt run DIR``: registers the style and the llama.cpp mode in 1.x before
+it builds its components). This module stays light: nothing here imports privateGPT or LlamaIndex.
 """
 
 from zhllama.adapters import Adapter, adapter_hook, lazy_exports
@@ -15,23 +15,21 @@ ADAPTER = Adapter(
     module="private_gpt",
     distribution="private-gpt",
     injects=(
-        "Alpaca-2 prompt style (privateGPT's _messages_to_prompt/_completion_to_prompt, exact text); "
-        "settings-zhllama.yaml profiles (openailike against a server applying our chat template, llamacpp "
-        "with our style); launcher that patches v0.6.x's get_prompt_style (+ RoPE plan into LlamaCPP) or "
-        "registers in v1.x's prompt-style and LLM registries"
+        "settings-zhllama.yaml profiles per release line (0.6.x: openailike against a server applying our "
+        "chat template; 1.x: that, or the in-process llamacpp mode) with upstream sampling; launcher that "
+        "registers the Alpaca-2 prompt style and the zhllama-llamacpp LLM mode in 1.x's registries"
     ),
     extra="privategpt",
-    install_hint="privateGPT is an application: check it out, then `zhllama privategpt run DIR`",
+    install_hint="privateGPT is an application: `zhllama privategpt profile --out DIR` (docs/privategpt.md)",
 )
 
 
 _LAZY = {
-    "AlpacaPromptStyle": "zhllama.adapters.privategpt.prompt_style",
     "prompt_style_class": "zhllama.adapters.privategpt.prompt_style",
     "profile_settings": "zhllama.adapters.privategpt.profile",
     "write_profile": "zhllama.adapters.privategpt.profile",
     "PrivateGPTError": "zhllama.adapters.privategpt.profile",
-    "detect_version": "zhllama.adapters.privategpt.launcher",
+    "detect_version": "zhllama.adapters.privategpt.profile",
     "run": "zhllama.adapters.privategpt.launcher",
 }
 __all__ = ["ADAPTER", *_LAZY]

@@ -130,5 +130,12 @@ def uninstall() -> list[str]:
 
 
 def register() -> None:
-    """The ``vllm.general_plugins`` entry point (``zhllama_rope``): ``install()``, quietly."""
+    """The ``vllm.general_plugins`` entry point (``zhllama_rope``): ``install()``, and exact decoding.
+
+    A folder fixed by ``zhllama tokenizer check --fix`` loads as transformers' ``SentencePieceBackend``,
+    whose own decoding shows byte-fallback pieces as text; vLLM detokenizes through it.
+    """
+    from zhllama.patching import install_exact_decoding
+
     install()
+    install_exact_decoding()

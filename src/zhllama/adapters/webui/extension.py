@@ -5,7 +5,8 @@ import time: each hook imports what it needs when webui calls it (webui is runni
 Call shapes are webui's (2026): ``custom_generate_chat_prompt(text, state, _continue=..., history=
 {'internal': ..., 'visible': ..., 'metadata': ...})``, ``state_modifier(state)``,
 ``input_modifier(text, state, is_chat=...)``, ``chat_input_modifier(text, visible_text, state)``,
-``setup()`` once after ``params`` got the saved settings, ``ui()`` inside webui's gradio Blocks.
+``setup()`` once after ``params`` got the saved settings (and after ``--model`` was loaded),
+``ui()`` inside webui's gradio Blocks.
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from zhllama.adapters.webui.control_text import keep_as_text
-from zhllama.adapters.webui.long_context import AppliedPlan, install_loader_patch
+from zhllama.adapters.webui.loading import Prepared, install_loader_patch, prepare
+from zhllama.adapters.webui.long_context import AppliedPlan
 from zhllama.adapters.webui.prompt import build_prompt
-from zhllama.adapters.webui.sampling_defaults import SamplingDefaults, seed_settings
+from zhllama.adapters.webui.sampling_defaults import seed_api_defaults, seed_settings
 from zhllama.adapters.webui.settings import default_params
+from zhllama.adapters.webui.user_errors import shown_error
+from zhllama.errors import ZhllamaError
 
 logger = logging.getLogger("textgen.zhllama")
 
@@ -26,7 +30,6 @@ TEMPLATE_NAME = "alpaca-2"
 
 params: dict[str, Any] = default_params()
 
-_sampling: SamplingDefaults | None = None
 _applied: dict[str, AppliedPlan | None] = {"plan": None}
 
 
@@ -48,48 +51,68 @@ def _webui_start_values(shared: Any) -> dict[str, Any]:
     return values
 
 
-def _record_applied(applied: AppliedPlan | None) -> None:
-    _applied["plan"] = applied
+def _model_folder(model_name: str) -> Path:
+    from modules.utils import resolve_model_path
+
+    return Path(resolve_model_path(model_name))
+
+
+def _record(prepared: Prepared) -> None:
+    _applied["plan"] = prepared.applied
+
+
+def _adopt_startup_model(shared: Any) -> None:
+    """webui loads ``--model`` before extensions' ``setup()``: give that model what a later load gets."""
+    if shared.model is None or shared.model_name in (None, "None") or shared.args.loader != "Transformers":
+        return
+    prepared = prepare(shared.model, _model_folder(shared.model_name), params)
+    if prepared.tokenizer is not None:
+        shared.tokenizer = prepared.tokenizer
+    _record(prepared)
 
 
 def setup() -> None:
-    """Seed the sampling sliders and install the long-context loader wrapper; never raises."""
-    global _sampling
+    """Seed sampling defaults, wrap the Transformers loader, adopt the startup model; never raises."""
     try:
         shared = _shared()
-        start = _webui_start_values(shared)
-        _sampling = SamplingDefaults(start)
         if params.get("sampling_defaults"):
-            seed_settings(shared.settings, start)
+            seed_settings(shared.settings, _webui_start_values(shared))
+            seed_api_defaults(shared.args, shared.provided_arguments)
         import modules.models as models
 
-        def model_folder(model_name: str) -> Path:
-            return Path(shared.args.model_dir) / model_name
-
-        if not install_loader_patch(models, model_folder, params, _record_applied):
+        if not install_loader_patch(models, _model_folder, params, _record):
             logger.warning(
-                "zhllama: this webui has no modules.models.transformers_loader; long-context mode is off "
-                "(use `zhllama rope plan MODEL --context N --runtime webui` and merge config_json by hand)"
+                "zhllama: this webui has no modules.models.transformers_loader; the exact tokenizer and "
+                "long-context mode are off (use `zhllama rope plan MODEL --context N --runtime webui`)"
             )
+        _adopt_startup_model(shared)
     except Exception:
         logger.exception("zhllama: setup failed; the prompt hooks still work")
 
 
 def custom_generate_chat_prompt(user_input: str, state: dict, **kwargs: Any) -> str | None:
-    """Our template and truncation over webui's history; None hands the prompt back to webui."""
+    """Our template and truncation over webui's history; None hands the prompt back to webui.
+
+    A prompt that cannot be built (the settings leave no room, the last message alone is too long)
+    is an error the user sees: a pop-up in the UI, an HTTP 400 from the API.
+    """
     from zhllama.core.templates import get_template
 
     shared = _shared()
-    return build_prompt(
-        user_input,
-        state,
-        params,
-        get_template(TEMPLATE_NAME),
-        history=kwargs.get("history", state["history"]),
-        continue_=bool(kwargs.get("_continue", False)),
-        tokenizer=_budget_tokenizer(shared.tokenizer),
-        bos_token=getattr(shared, "bos_token", "<s>") or "<s>",
-    )
+    try:
+        return build_prompt(
+            user_input,
+            state,
+            params,
+            get_template(TEMPLATE_NAME),
+            history=kwargs.get("history", state["history"]),
+            continue_=bool(kwargs.get("_continue", False)),
+            tokenizer=_budget_tokenizer(shared.tokenizer),
+            bos_token=getattr(shared, "bos_token", "<s>") or "<s>",
+        )
+    except ZhllamaError as exc:
+        logger.error("zhllama: %s", exc)
+        raise shown_error(str(exc)) from exc
 
 
 def _budget_tokenizer(tokenizer: Any) -> Any:
@@ -121,12 +144,7 @@ class EncodeCounter:
 
 
 def state_modifier(state: dict) -> dict:
-    """Upstream sampling values where the user has not chosen, and the long-context length."""
-    global _sampling
-    if params.get("sampling_defaults"):
-        if _sampling is None:
-            _sampling = SamplingDefaults(_webui_start_values(_shared()))
-        _sampling.apply(state)
+    """The long-context length: webui's trained-length truncation raised to the planned target."""
     applied = _applied["plan"]
     if applied is not None and state.get("truncation_length") == applied.trained_length:
         state["truncation_length"] = applied.target_context

@@ -1,13 +1,11 @@
 """Long context in webui after it removed ``alpha_value`` / ``rope_freq_base`` / ``compress_pos_emb``.
 
-The route: ``install_loader_patch`` (called from the extension's ``setup()``) wraps webui's
-``modules.models.transformers_loader``. ``load_model`` looks that module global up on every load,
-so the wrapper sees every Transformers load, whichever UI or API path started it. After webui has
-built the model, the wrapper plans RoPE scaling for the folder's config.json and the target
-length (``zhllama.core.rope_scaling.plan``), sets ``rope_parameters`` and
-``max_position_embeddings`` on the model's config and rebuilds the rotary embedding from it:
-the same module transformers would have built had the config said so before load (RoPE has no
-trained weights; ``inv_freq`` is a non-persistent buffer).
+The route: after webui has built a model (``loading`` wraps its Transformers loader, and adopts the
+model ``--model`` loaded before the extension's ``setup()``), ``apply_rope_plan`` plans RoPE scaling
+for the folder's config.json and the target length (``zhllama.core.rope_scaling.plan``), sets
+``rope_parameters`` and ``max_position_embeddings`` on the model's config and rebuilds the rotary
+embedding from it: the same module transformers would have built had the config said so before load
+(RoPE has no trained weights; ``inv_freq`` is a non-persistent buffer).
 
 Why not the alternatives: writing config.json changes a folder the user owns (other tools would
 read the scaling too, and PI hurts short prompts); webui passes no ``config=`` to
@@ -18,17 +16,11 @@ itself for every model. GGUF models under the llama.cpp loader take their settin
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from zhllama.errors import RopeScalingError
-
-logger = logging.getLogger("textgen.zhllama")
-
-_WRAPPED = "__zhllama_original__"
 
 
 @dataclass(frozen=True)
@@ -80,63 +72,3 @@ def apply_rope_plan(model: Any, rope_plan: Any) -> AppliedPlan:
         trained_length=int(rope_plan.checkpoint.trained_length),
         target_context=int(rope_plan.target_context),
     )
-
-
-def wrap_loader(
-    loader: Callable[[str], Any],
-    model_folder: Callable[[str], Path],
-    params: Mapping[str, Any],
-    on_applied: Callable[[AppliedPlan | None], None],
-) -> Callable[[str], Any]:
-    """``loader`` followed by the plan for ``params['target_context']`` when long context is on.
-
-    ``on_applied`` learns what was applied to each loaded model (None: nothing). A model the
-    plan does not fit is loaded unscaled with an error in webui's log, never refused.
-    """
-
-    def load_with_rope_plan(model_name: str) -> Any:
-        output = loader(model_name)
-        applied = None
-        model = output[0] if isinstance(output, tuple) else output
-        if model is not None and params.get("long_context"):
-            try:
-                rope_plan = rope_plan_for_folder(model_folder(model_name), int(params["target_context"]))
-                if rope_plan is not None:
-                    applied = apply_rope_plan(model, rope_plan)
-                    logger.info(
-                        "zhllama: %s RoPE scaling %s for %d tokens (trained %d)",
-                        applied.method,
-                        applied.rope_parameters,
-                        applied.target_context,
-                        applied.trained_length,
-                    )
-            except (RopeScalingError, ValueError, OSError) as exc:
-                logger.error("zhllama: long-context mode not applied to %s: %s", model_name, exc)
-        on_applied(applied)
-        return output
-
-    setattr(load_with_rope_plan, _WRAPPED, loader)
-    return load_with_rope_plan
-
-
-def install_loader_patch(
-    models_module: Any,
-    model_folder: Callable[[str], Path],
-    params: Mapping[str, Any],
-    on_applied: Callable[[AppliedPlan | None], None],
-) -> bool:
-    """Wrap ``models_module.transformers_loader`` once; True when the wrapper is in place."""
-    current = getattr(models_module, "transformers_loader", None)
-    if current is None:
-        return False
-    if hasattr(current, _WRAPPED):
-        current = getattr(current, _WRAPPED)
-    models_module.transformers_loader = wrap_loader(current, model_folder, params, on_applied)
-    return True
-
-
-def uninstall_loader_patch(models_module: Any) -> None:
-    """Put webui's own loader back (no-op when it is not wrapped)."""
-    current = getattr(models_module, "transformers_loader", None)
-    if current is not None and hasattr(current, _WRAPPED):
-        models_module.transformers_loader = getattr(current, _WRAPPED)

@@ -44,7 +44,8 @@ def build_prompt(
 
     None for modes other than instruct and chat (chat-instruct wraps a prompt in a command of
     webui's own), and when there is no question to answer. Without a tokenizer (no model loaded)
-    nothing is truncated.
+    nothing is truncated. Raises ``TemplateError`` when the settings leave the prompt no room or
+    the last message alone does not fit.
     """
     if state.get("mode") not in PROMPT_MODES:
         return None
@@ -54,8 +55,8 @@ def build_prompt(
     messages = [{"role": "system", "content": system_message(state, params)}, *talk.messages]
     messages = [{**message, "content": keep_as_text(message["content"])} for message in messages]
     continuation = _continuation(template, talk)
+    budget = history_budget(params, state)
     if tokenizer is not None:
-        budget = history_budget(params, state)
         if continuation:
             from zhllama.core.tokenizer import encode_text
 

@@ -1,50 +1,50 @@
-"""Give webui upstream's sampling defaults without fighting the user's own choices.
+"""Give webui upstream's sampling defaults where webui itself keeps its defaults, once, at startup.
 
-webui rebuilds its generation state from the UI for every message, so "apply once" cannot mean
-"write once". ``SamplingDefaults`` replaces a value only while it still equals webui's neutral
-default; the first time a key holds anything else (a slider moved, a preset chosen, an API
-request's value) the key is the user's for the rest of the session and is never touched again.
-``seed_settings`` additionally makes webui's own sliders start at the family's values.
+webui has two places for defaults, and the extension sets both in ``setup()``:
+
+- ``shared.settings``: the UI's sliders start from it, per browser session; a value there that
+  differs from webui's start value came from the user's ``settings.yaml`` and is kept.
+- ``shared.args``: the API's request models (``modules/api/typing.py``) read their defaults from it
+  when the API starts, after extensions' ``setup()``. A value given on the command line
+  (``--temperature 0.7``, webui's "API generation defaults") is kept.
+
+Nothing is changed per request, so a request's explicit value (``temperature=1.0`` included) is
+what it gets, and no request changes what the next one gets.
 """
 
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Collection, Mapping, MutableMapping
 from typing import Any
 
 from zhllama.core.sampling import UPSTREAM
 
 
-class SamplingDefaults:
-    """Tracks, per key, whether the user has chosen a value; applies ours where they have not."""
-
-    def __init__(self, webui_defaults: Mapping[str, Any], ours: Mapping[str, Any] | None = None) -> None:
-        self.ours = dict(UPSTREAM.as_dict() if ours is None else ours)
-        self.webui_defaults = dict(webui_defaults)
-        self.chosen: set[str] = set()
-
-    def apply(self, state: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-        """Set our value for every key the user has not chosen; return ``state`` (changed in place)."""
-        for key, value in self.ours.items():
-            if key not in state or key in self.chosen or state[key] == value:
-                continue
-            if key in self.webui_defaults and state[key] == self.webui_defaults[key]:
-                state[key] = value
-            else:
-                self.chosen.add(key)
-        return state
-
-
 def seed_settings(
     settings: MutableMapping[str, Any],
-    webui_defaults: Mapping[str, Any],
+    webui_start: Mapping[str, Any],
     ours: Mapping[str, Any] | None = None,
 ) -> list[str]:
-    """Put our values into webui's UI settings where they still hold webui's defaults; return the keys.
+    """Put our values into webui's UI settings where they still hold webui's start values; return the keys."""
+    changed = []
+    for key, value in dict(UPSTREAM.as_dict() if ours is None else ours).items():
+        if key in settings and key in webui_start and settings[key] == webui_start[key]:
+            settings[key] = value
+            changed.append(key)
+    return changed
 
-    A value the user set in ``settings.yaml`` differs from the default and is kept.
+
+def seed_api_defaults(
+    args: Any,
+    provided: Collection[str],
+    ours: Mapping[str, Any] | None = None,
+) -> list[str]:
+    """Put our values into webui's parsed arguments that the command line did not give; return the names.
+
+    Only keys webui has as arguments (temperature, top_k, top_p, repetition_penalty) are touched;
+    ``max_new_tokens`` is the API's own 512, upstream's value already.
     """
     changed = []
     for key, value in dict(UPSTREAM.as_dict() if ours is None else ours).items():
-        if key in settings and key in webui_defaults and settings[key] == webui_defaults[key]:
-            settings[key] = value
+        if hasattr(args, key) and key not in provided:
+            setattr(args, key, value)
             changed.append(key)
     return changed

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from zhllama.core.templates import DEFAULT_SYSTEM_PROMPT, LONG_SYSTEM_PROMPT
+from zhllama.errors import TemplateError
 
 SYSTEM_PROMPT_CHOICES = ("default", "long-answer", "custom")
 
@@ -23,7 +24,7 @@ def default_params() -> dict[str, Any]:
         "custom_system_prompt": "",
         # tokens for the rendered conversation; 0 = webui's truncation_length - max_new_tokens
         "history_budget": 0,
-        # replace webui's neutral sampling values with upstream's (temperature 0.2, top_k 40, ...)
+        # at startup, webui's default sampling values (UI sliders, API defaults) become upstream's
         "sampling_defaults": True,
         # apply the RoPE plan for target_context to Transformers-loaded models
         "long_context": False,
@@ -42,7 +43,17 @@ def system_prompt(params: Mapping[str, Any]) -> str:
 
 
 def history_budget(params: Mapping[str, Any], state: Mapping[str, Any]) -> int:
-    """Tokens the prompt may take: webui's ``truncation_length - max_new_tokens``, capped by ours."""
-    available = int(state["truncation_length"]) - int(state["max_new_tokens"])
+    """Tokens the prompt may take: webui's ``truncation_length - max_new_tokens``, capped by ours.
+
+    Raises ``TemplateError`` saying which setting to change when ``max_new_tokens`` leaves no room.
+    """
+    truncation, new_tokens = int(state["truncation_length"]), int(state["max_new_tokens"])
+    available = truncation - new_tokens
+    if available <= 0:
+        raise TemplateError(
+            f"max_new_tokens ({new_tokens}) leaves no room for the prompt in the truncation length "
+            f"({truncation}): set max_new_tokens (`max_tokens` in the API) below {truncation}, "
+            "or raise the truncation length"
+        )
     ours = int(params.get("history_budget") or 0)
     return min(available, ours) if ours > 0 else available

@@ -8,8 +8,10 @@ error instead, logs what to install where, and leaves an extension without hooks
 
 MARKER = "# zhllama-webui-extension"
 
-SCRIPT = f'''{MARKER}: written by `zhllama webui install`; `zhllama webui install --uninstall` removes it.
-"""zhllama's text-generation-webui extension: the Chinese-Alpaca-2 prompt, sampling and long context.
+# The installer puts the marker line (with a checksum of the rest) in front of this text and replaces
+# REQUIREMENT_TOKEN with what pip installs zhllama from (zhllama is not on PyPI: its checkout path).
+REQUIREMENT_TOKEN = "ZHLLAMA_REQUIREMENT"
+SCRIPT = '''"""zhllama's text-generation-webui extension: Chinese-Alpaca-2 prompt, tokenizer, sampling, RoPE.
 
 A shim: the hooks live in the installed zhllama package (zhllama.adapters.webui.extension).
 """
@@ -30,11 +32,11 @@ try:
 except Exception as exc:  # zhllama missing or broken here: log it, keep webui running
     logging.getLogger("textgen").error(
         "zhllama extension disabled: cannot import zhllama in %s (%s: %s). Install it into "
-        "text-generation-webui's environment: %s -m pip install 'zhllama[webui]'",
+        "text-generation-webui's environment: %s -m pip install 'ZHLLAMA_REQUIREMENT'",
         sys.executable,
         type(exc).__name__,
         exc,
         sys.executable,
     )
-    params = {{"display_name": "zhllama (not installed)"}}
+    params = {"display_name": "zhllama (not installed)"}
 '''

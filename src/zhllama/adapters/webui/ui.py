@@ -42,10 +42,10 @@ def build_ui(params: MutableMapping[str, Any]) -> dict[str, Any]:
         )
         controls["sampling_defaults"] = gr.Checkbox(
             value=params["sampling_defaults"],
-            label="Upstream sampling defaults where you have not chosen (temperature 0.2, top_k 40, ...)",
+            label="Upstream sampling defaults from the next start: temperature 0.2, top_k 40, ...",
         )
         controls["long_context"] = gr.Checkbox(
-            value=params["long_context"], label="Long context: scale RoPE on the next Transformers model load"
+            value=params["long_context"], label="Long context: scale RoPE from the next model load"
         )
         controls["target_context"] = gr.Number(
             value=params["target_context"], precision=0, label="Target context length (tokens)"

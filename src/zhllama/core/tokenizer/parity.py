@@ -1,8 +1,9 @@
-"""Compare a transformers tokenizer's ids with SentencePiece's, line by line.
+"""Compare a transformers tokenizer with SentencePiece, line by line: its ids, and its text back.
 
-The reference is ``sentencepiece.encode(line)`` (the segmentation the model was trained on). The
-candidate encodes each line as plain text (``encode_text``: no BOS, no special-token matching), so
-only segmentation differences count.
+Ids: the reference is ``sentencepiece.encode(line)`` (the segmentation the model was trained on).
+The candidate encodes each line as plain text (``encode_text``: no BOS, no special-token matching),
+so only segmentation differences count. Text: both decode SentencePiece's ids of the line; the
+reference is ``sentencepiece.decode``, which is what the model's output means.
 """
 
 import os
@@ -15,11 +16,11 @@ from zhllama.core.tokenizer.safe_encoding import encode_text
 
 @dataclass(frozen=True)
 class Mismatch:
-    """One line on which the candidate's pieces differ from SentencePiece's."""
+    """One line on which the candidate differs: its pieces (ids check) or its text (decode check)."""
 
     line: str
-    sentencepiece: list[str]
-    candidate: list[str]
+    sentencepiece: list[str] | str
+    candidate: list[str] | str
 
 
 @dataclass
@@ -63,4 +64,22 @@ def compare_with_sentencepiece(
                         candidate=tokenizer.convert_ids_to_tokens(got),
                     )
                 )
+    return report
+
+
+def compare_decoding(
+    tokenizer, model_file: str | os.PathLike, lines: Iterable[str], max_examples: int = 5
+) -> ParityReport:
+    """Decode SentencePiece's ids of each line with ``tokenizer`` and with SentencePiece; count mismatches."""
+    sp = load_processor(model_file)
+    report = ParityReport()
+    for line in lines:
+        ids = sp.encode(line)
+        expected = sp.decode(ids)
+        got = tokenizer.decode(ids)
+        report.lines += 1
+        if got != expected:
+            report.mismatched += 1
+            if len(report.examples) < max_examples:
+                report.examples.append(Mismatch(line=line, sentencepiece=expected, candidate=got))
     return report

@@ -4,11 +4,14 @@ vLLM, text-generation-webui and the LangChain/LlamaIndex Hugging Face wrappers a
 ``AutoTokenizer.from_pretrained(folder)``. For a stock Chinese-LLaMA-2 folder transformers 5
 converts tokenizer.model into a ``tokenizers`` BPE whose ids differ from SentencePiece's.
 
-:func:`check_folder` loads the folder that way and measures the difference. :func:`fix_folder`
-rewrites ``tokenizer_config.json`` so that the same call builds transformers' own
-``SentencePieceBackend`` configured as upstream (legacy, BOS, no EOS): exact ids, and no
-``trust_remote_code`` needed. The old config is kept as ``tokenizer_config.json.bak`` and a
-``tokenizer.json`` that disagrees with SentencePiece is moved to ``tokenizer.json.bak``.
+:func:`check_folder` loads the folder that way and measures the difference, in ids and in the
+text decoded back. :func:`fix_folder` rewrites ``tokenizer_config.json`` so that the same call
+builds transformers' own ``SentencePieceBackend`` configured as upstream (legacy, BOS, no EOS):
+exact ids, and no ``trust_remote_code`` needed. The old config is kept as
+``tokenizer_config.json.bak`` and a ``tokenizer.json`` that disagrees with SentencePiece is moved to
+``tokenizer.json.bak``. That class decodes byte-fallback pieces as text in plain transformers
+(``zhllama.patching.sentencepiece_decoding`` says why, and fixes it where zhllama runs):
+``check_folder`` reports it rather than calling such a folder exact.
 """
 
 import json
@@ -20,7 +23,7 @@ from pathlib import Path
 
 from zhllama.core.files import free_backup_path, write_atomic
 from zhllama.core.tokenizer.model_file import MODEL_FILENAME, load_processor, resolve_model_file
-from zhllama.core.tokenizer.parity import ParityReport, compare_with_sentencepiece
+from zhllama.core.tokenizer.parity import ParityReport, compare_decoding, compare_with_sentencepiece
 from zhllama.core.tokenizer.samples import BUILTIN_SENTENCES
 from zhllama.core.tokenizer.sentencepiece_tokenizer import EXACT_TOKENIZER_CONFIG
 from zhllama.errors import TokenizerError
@@ -31,7 +34,11 @@ FAST_FILENAME = "tokenizer.json"
 
 @dataclass
 class FolderCheck:
-    """The tokenizer ``AutoTokenizer`` builds for a folder, compared with SentencePiece."""
+    """The tokenizer ``AutoTokenizer`` builds for a folder, compared with SentencePiece.
+
+    ``parity``: ids; ``decoding``: the text decoded from SentencePiece's ids, in this process.
+    ``ok`` is about what the model is given (ids, BOS, no EOS); ``decodes_exactly`` about its output.
+    """
 
     folder: str
     tokenizer_class: str
@@ -39,10 +46,15 @@ class FolderCheck:
     adds_bos: bool
     adds_eos: bool
     parity: ParityReport
+    decoding: ParityReport
 
     @property
     def ok(self) -> bool:
         return self.parity.mismatched == 0 and self.adds_bos and not self.adds_eos
+
+    @property
+    def decodes_exactly(self) -> bool:
+        return self.decoding.mismatched == 0
 
     def to_dict(self) -> dict:
         return {
@@ -53,6 +65,8 @@ class FolderCheck:
             "adds_eos": self.adds_eos,
             "ok": self.ok,
             **self.parity.to_dict(),
+            "decodes_exactly": self.decodes_exactly,
+            "decoding": self.decoding.to_dict(),
         }
 
 
@@ -91,7 +105,7 @@ def load_as_runtimes_do(folder: str | os.PathLike, trust_remote_code: bool = Fal
 def check_folder(
     folder: str | os.PathLike, lines: Iterable[str] | None = None, trust_remote_code: bool = False
 ) -> FolderCheck:
-    """Load ``folder`` as runtimes do and compare its ids with SentencePiece on ``lines``.
+    """Load ``folder`` as runtimes do and compare its ids and decoding with SentencePiece on ``lines``.
 
     ``lines`` defaults to :data:`BUILTIN_SENTENCES`; the user's own text is a better sample.
     """
@@ -99,6 +113,7 @@ def check_folder(
     tokenizer = load_as_runtimes_do(folder_path, trust_remote_code=trust_remote_code)
     sample = list(BUILTIN_SENTENCES if lines is None else lines)
     parity = compare_with_sentencepiece(tokenizer, folder_path / MODEL_FILENAME, sample)
+    decoding = compare_decoding(tokenizer, folder_path / MODEL_FILENAME, sample)
     ids = tokenizer("你好")["input_ids"]
     return FolderCheck(
         folder=str(folder_path),
@@ -107,6 +122,7 @@ def check_folder(
         adds_bos=bool(ids) and ids[0] == tokenizer.bos_token_id,
         adds_eos=bool(ids) and ids[-1] == tokenizer.eos_token_id,
         parity=parity,
+        decoding=decoding,
     )
 
 
@@ -169,3 +185,28 @@ def fix_folder(folder: str | os.PathLike, lines: Iterable[str] | None = None) ->
         os.replace(fast_path, backup)
         result.backups.append(str(backup))
     return result
+
+
+LINKED_SUFFIXES = (".safetensors", ".bin", ".model")
+"""Files ``fixed_copy`` links instead of copying: weights and the SentencePiece model (never rewritten)."""
+
+
+def fixed_copy(folder: str | os.PathLike, destination: str | os.PathLike) -> Path:
+    """A copy of model ``folder`` at ``destination`` that runtimes tokenize exactly; ``folder`` is untouched.
+
+    Weights and ``tokenizer.model`` are symlinked, every other file is copied, then :func:`fix_folder`
+    runs on the copy: a read-only or shared model folder can be served without editing it.
+    ``destination`` must not exist yet.
+    """
+    source = _model_folder(folder).resolve()
+    target = Path(destination)
+    if target.exists():
+        raise TokenizerError(f"`destination` {target} exists: pass a new folder for the fixed copy")
+    target.mkdir(parents=True)
+    for path in source.iterdir():
+        if path.is_file() and path.suffix in LINKED_SUFFIXES:
+            os.symlink(path, target / path.name)
+        elif path.is_file():
+            shutil.copyfile(path, target / path.name)
+    fix_folder(target)
+    return target

@@ -34,6 +34,34 @@ EXACT_TOKENIZER_CONFIG = {
 }
 
 
+def join_pieces(sp_model, tokens: list[str], specials: set[str]) -> str:
+    """``tokens`` as text, exactly as ``sp_model.decode`` gives the same pieces.
+
+    SentencePiece turns ``<0xNN>`` byte pieces back into UTF-8 and drops only the dummy-prefix
+    space of the first piece. Special tokens are kept as text (transformers' convention): the runs
+    between them are decoded separately, and a run after one keeps its leading space.
+    """
+    out: list[str] = []
+    segment: list[str] = []
+
+    def flush() -> None:
+        if segment:
+            text = sp_model.decode_pieces(segment)
+            if out and segment[0].startswith("▁"):
+                text = " " + text  # sentencepiece strips the leading space of every call
+            out.append(text)
+            segment.clear()
+
+    for token in tokens:
+        if token in specials:
+            flush()
+            out.append(token)
+        else:
+            segment.append(token)
+    flush()
+    return "".join(out)
+
+
 class ChineseLlamaTokenizer(SentencePieceBackend):
     """SentencePiece-backed Llama tokenizer configured as the Chinese-LLaMA-2 project uses it."""
 
@@ -64,31 +92,8 @@ class ChineseLlamaTokenizer(SentencePieceBackend):
         )
 
     def convert_tokens_to_string(self, tokens: list[str]) -> str:
-        """Join pieces as SentencePiece does (``<0xNN>`` bytes become characters again).
-
-        Special tokens are kept as text; as in the fast tokenizer, only the very first piece loses
-        its dummy-prefix space.
-        """
-        specials = set(self.all_special_tokens)
-        out: list[str] = []
-        segment: list[str] = []
-
-        def flush() -> None:
-            if segment:
-                text = self.sp_model.decode_pieces(segment)
-                if out and segment[0].startswith("▁"):
-                    text = " " + text  # sentencepiece strips the leading space of every call
-                out.append(text)
-                segment.clear()
-
-        for token in tokens:
-            if token in specials:
-                flush()
-                out.append(token)
-            else:
-                segment.append(token)
-        flush()
-        return "".join(out)
+        """Join pieces as SentencePiece does (see ``join_pieces``)."""
+        return join_pieces(self.sp_model, tokens, set(self.all_special_tokens))
 
     def save_pretrained(self, save_directory, *args, **kwargs):
         """Save so that ``AutoTokenizer.from_pretrained(save_directory)`` rebuilds this exact tokenizer.
