@@ -92,3 +92,24 @@ def test_an_ingest_adds_a_segment_instead_of_rebuilding(tmp_path, write_corpus, 
     index = fresh.lexical_index()
     assert len(index) == fresh.count()
     assert fresh.get([index.search("熊猫", 1)[0][0]])
+
+
+def test_merged_tiers_score_exactly_as_one_index_and_keep_few_segments(corpus, tmp_path, monkeypatch):
+    monkeypatch.setattr(lexical, "SEGMENT_POSTINGS", 300)
+    monkeypatch.setattr(lexical, "MERGE_FANOUT", 3)
+    monkeypatch.setattr(lexical, "MERGE_STEP", 1000)  # several steps per merge
+    ids = list(corpus)
+    index = LexicalIndex([], generation="g0")
+    deleted: set[str] = set()
+    for step, start in enumerate(range(0, len(ids), 20)):
+        batch = ids[start : start + 20]
+        gone = set(ids[start - 15 : start - 5]) if start else set()
+        deleted |= gone
+        index = index.with_changes(((i, corpus[i]) for i in batch), gone, f"g{step + 1}", tmp_path)
+    index.save(tmp_path)
+    assert len(index.segments) < 12, "tiers were merged"
+    assert any(len(s.ids) > 40 for s in index.segments), "some segment is a merge of several"
+    kept = [i for i in ids if i not in deleted]
+    _same_results(
+        LexicalIndex.load(tmp_path, index.generation), LexicalIndex.build(kept, [corpus[i] for i in kept])
+    )

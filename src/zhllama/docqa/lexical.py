@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 import os
 import re
 import shutil
@@ -44,8 +45,12 @@ K1, B = 1.5, 0.75
 PAIR = np.int64(1 << 42)
 WORD = np.int64(2 << 42)
 FORMAT = "zhllama-lexical-2"
-SEGMENT_POSTINGS = 8_000_000
-"""A segment is written once this many postings are pending (about 150 MB while it is built)."""
+SEGMENT_POSTINGS = 2_000_000
+"""A segment is written once this many postings are pending (about 50 MB while it is built)."""
+MERGE_FANOUT = 8
+"""Segments of one size tier (postings within a factor of 8) are merged once there are this many."""
+MERGE_STEP = 4_000_000
+"""Postings a merge handles at a time: a merge's memory does not grow with the segments' size."""
 
 _CJK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x2FA1F))
 _CJK = "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in _CJK_RANGES)
@@ -250,6 +255,8 @@ class LexicalIndex:
                 segments.append(segment)
         for segment in build_segments(added, self.analyser):
             segments.append(segment if directory is None else segment.stored(Path(directory)))
+            if directory is not None:
+                segments = merged_tiers(segments, Path(directory))
         return LexicalIndex(segments, self.analyser, generation)
 
     # -- searching ---------------------------------------------------------------------------------
@@ -350,6 +357,111 @@ def build_segments(chunks: Iterable[tuple[str, str]], analyser: str = "bigram") 
 def manifest_name(generation: str) -> str:
     """The manifest file of the index of ``generation``."""
     return f"manifest-{generation or 'empty'}.json"
+
+
+def _tier(segment: Segment) -> int:
+    """The size tier of a segment: its postings in powers of ``MERGE_FANOUT`` above ``SEGMENT_POSTINGS``."""
+    postings = max(1, len(segment.docs) // SEGMENT_POSTINGS)
+    return int(np.log(postings) / np.log(MERGE_FANOUT))
+
+
+def merged_tiers(segments: list[Segment], folder: Path) -> list[Segment]:
+    """``segments`` with every full tier (``MERGE_FANOUT`` segments of like size) merged into one, and
+    every segment that is mostly deleted rewritten without its dead chunks: an index keeps about
+    ``MERGE_FANOUT`` segments per tenfold of size, so a query visits few segments however large."""
+    while True:
+        tiers: dict[int, list[Segment]] = {}
+        for segment in segments:
+            tiers.setdefault(_tier(segment), []).append(segment)
+        full = next((tier for tier in tiers.values() if len(tier) >= MERGE_FANOUT), None)
+        if full is None:
+            full = next(([s] for s in segments if len(s.live) > 1000 and s.live.mean() < 0.5), None)
+        if full is None:
+            return segments
+        merged = merge_segments(full, folder)
+        segments = [s for s in segments if all(s is not m for m in full)] + (
+            [merged] if len(merged.ids) else []
+        )
+
+
+def merge_segments(segments: list[Segment], folder: Path) -> Segment:
+    """One segment holding the live chunks of ``segments``, written into ``folder`` and memory-mapped.
+
+    A streaming k-way merge: the output postings are written in place through memory maps, a step of
+    ``MERGE_STEP`` input postings at a time, so memory is bounded by the step, not the segments."""
+    from numpy.lib.format import open_memmap
+
+    ids = np.concatenate([np.asarray(s.ids)[np.asarray(s.live)] for s in segments])
+    order = np.argsort(ids, kind="stable")
+    new_doc = np.empty(len(ids), dtype=np.int32)
+    new_doc[order] = np.arange(len(ids), dtype=np.int32)
+    lengths = np.concatenate([np.asarray(s.lengths)[np.asarray(s.live)] for s in segments])[order]
+    union = np.unique(np.concatenate([np.asarray(s.terms) for s in segments]))
+    totals = np.zeros(len(union), dtype=np.int64)
+    places = []  # per segment: where its terms sit in the union
+    for segment in segments:
+        live = np.asarray(segment.live)
+        counts = np.diff(np.asarray(segment.offsets))
+        if live.all():
+            per_term = counts
+        else:
+            term_of = np.repeat(np.arange(len(counts)), counts)
+            per_term = np.bincount(term_of[live[np.asarray(segment.docs)]], minlength=len(counts))
+        at = np.searchsorted(union, np.asarray(segment.terms))
+        np.add.at(totals, at, per_term)
+        places.append(at)
+    offsets = np.concatenate(([0], np.cumsum(totals))).astype(np.int64)
+    name = _fresh_name("segment")
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".building-{os.getpid()}-", dir=folder))
+    docs_out = open_memmap(tmp / "docs.npy", mode="w+", dtype=np.int32, shape=(int(offsets[-1]),))
+    tfs_out = open_memmap(tmp / "tfs.npy", mode="w+", dtype=np.uint16, shape=(int(offsets[-1]),))
+    cursor = offsets[:-1].copy()
+    base = 0
+    for segment, at in zip(segments, places, strict=True):
+        live = np.asarray(segment.live)
+        remap = np.full(len(live), -1, dtype=np.int32)
+        remap[live] = new_doc[base : base + int(live.sum())]
+        base += int(live.sum())
+        seg_offsets = np.asarray(segment.offsets)
+        for start in range(0, int(seg_offsets[-1]), MERGE_STEP):
+            stop = min(int(seg_offsets[-1]), start + MERGE_STEP)
+            docs = remap[np.asarray(segment.docs[start:stop])]
+            tfs = np.asarray(segment.tfs[start:stop])
+            term = np.searchsorted(seg_offsets, np.arange(start, stop), side="right") - 1
+            keep = docs >= 0
+            docs, tfs, term = docs[keep], tfs[keep], term[keep]
+            if not len(term):
+                continue
+            run_start = np.flatnonzero(np.concatenate(([True], term[1:] != term[:-1])))
+            run_length = np.diff(np.append(run_start, len(term)))
+            rank = np.arange(len(term)) - np.repeat(run_start, run_length)
+            destination = cursor[at[term]] + rank
+            docs_out[destination] = docs
+            tfs_out[destination] = tfs
+            cursor[at[term[run_start]]] += run_length
+            for array in (docs_out, tfs_out, segment.docs, segment.tfs):
+                _release(array)
+    docs_out.flush()
+    tfs_out.flush()
+    del docs_out, tfs_out
+    for array_name, array in (
+        ("ids", ids[order]),
+        ("lengths", lengths),
+        ("terms", union),
+        ("offsets", offsets),
+    ):
+        np.save(tmp / f"{array_name}.npy", array)
+    os.replace(tmp, folder / name)
+    return Segment.load(folder / name, None)
+
+
+def _release(array: np.ndarray) -> None:
+    """Drop a memory-mapped array's pages from this process (they stay in the file and the page
+    cache): a merge then holds one step's pages, not every page it has touched."""
+    mapping = getattr(array, "_mmap", None)
+    if mapping is not None:
+        mapping.madvise(mmap.MADV_DONTNEED)
 
 
 def _fresh_name(kind: str) -> str:
