@@ -16,7 +16,7 @@ from typing import Any
 from zhllama.backends.protocol import Backend, Messages
 from zhllama.core.sampling import UPSTREAM, Sampling
 from zhllama.server.errors import ApiError
-from zhllama.server.schemas import GenerationRequest
+from zhllama.server.schemas import GREEDY_BELOW, GenerationRequest
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,10 @@ class ServedModel:
         )
 
     def greedy_for(self, request: GenerationRequest) -> bool:
-        return self.greedy and request.temperature is None
+        """Greedy when the request's temperature is (nearly) 0, or the server's default when it has none."""
+        if request.temperature is None:
+            return self.greedy
+        return request.temperature < GREEDY_BELOW
 
     def fit(self, messages: Messages, max_tokens: int | None) -> tuple[int, int]:
         """``(prompt_tokens, reply_tokens)`` for ``messages``; 400 when the prompt leaves no room."""

@@ -6,7 +6,8 @@ with a 400 that says so (``unsupported``), never ignored. Unknown fields are ign
 own server and vLLM do, so newer clients keep working. ``top_k`` and ``repetition_penalty`` are
 the extensions vLLM and llama.cpp's servers accept under the same names. Unset sampling fields
 take the family's upstream defaults (temperature 0.2, top_p 0.9, top_k 40, repetition 1.1), not
-OpenAI's.
+OpenAI's. A temperature below ``GREEDY_BELOW`` means greedy decoding, as in vLLM (dividing logits
+by a vanishing temperature overflows them).
 
 Responses are plain dicts built by the routes (``openai_routes``); their shape is the API's.
 """
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from zhllama.server.errors import ApiError
 
 MAX_STOP_SEQUENCES = 16
+GREEDY_BELOW = 1e-5
 MAX_EMBEDDING_INPUTS = 2048
 
 
@@ -64,8 +66,8 @@ class GenerationRequest(BaseModel):
     max_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
-    top_k: int | None = Field(default=None, ge=0)
-    repetition_penalty: float | None = Field(default=None, gt=0.0, le=10.0)
+    top_k: int | None = Field(default=None, ge=0, le=1_000_000)
+    repetition_penalty: float | None = Field(default=None, ge=0.01, le=10.0)
     stop: Stop = None
     seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
     n: int = Field(default=1, ge=1, le=128)
