@@ -33,9 +33,10 @@ def served(tmp_path_factory, server_env, tiny_model_dir):
 
 @pytest.fixture(scope="session")
 def served_gguf(tmp_path_factory, server_env, tiny_gguf):
-    """The tiny model as GGUF (llama.cpp), with an empty document store."""
+    """The tiny model as GGUF (llama.cpp) at twice its trained context (the RoPE plan), an empty store."""
     folder = tmp_path_factory.mktemp("served-gguf")
-    server = start_server(["--gguf", tiny_gguf, "--db", folder / "db"], folder / "server.log", server_env)
+    args = ["--gguf", tiny_gguf, "--context", 512, "--db", folder / "db"]
+    server = start_server(args, folder / "server.log", server_env)
     yield server
     stop_server(server)
 

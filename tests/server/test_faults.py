@@ -1,5 +1,6 @@
 """Faults: the API key, bad bodies, unknown routes, unsupported settings, the queue, disconnects."""
 
+import json
 import socket
 import threading
 import time
@@ -12,10 +13,24 @@ from server_process import TINY
 LONG = {"model": TINY, "messages": [{"role": "user", "content": "续写：话说天下大势"}], "max_tokens": 200}
 
 
+def connect(server) -> socket.socket:
+    where = urlparse(server.url)
+    return socket.create_connection((where.hostname, where.port), timeout=30)
+
+
+def chat_request(server, payload: dict) -> bytes:
+    """The raw bytes of an authorised ``POST /v1/chat/completions`` with ``payload``."""
+    body = json.dumps(payload).encode()
+    head = (
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {server.api_key}\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
 def raw_request(server, head: str, body: bytes = b"") -> tuple[int, bytes]:
     """Send ``head`` (request line and headers) and ``body`` on a socket; return the status and the reply."""
-    where = urlparse(server.url)
-    with socket.create_connection((where.hostname, where.port), timeout=30) as sock:
+    with connect(server) as sock:
         sock.sendall(head.encode("latin-1") + b"\r\n\r\n" + body)
         reply = b""
         while b"\r\n\r\n" not in reply or len(reply.partition(b"\r\n\r\n")[2]) < _length(reply):
@@ -82,7 +97,7 @@ def test_every_route_but_the_page_needs_the_api_key(served):
             "alternate",
         ),
         (b"[]", 422, "body"),
-        (b"\xff\xfe\x00", 400, "not valid JSON"),
+        (b"\xff\xfe\x00", 400, "valid JSON"),
     ],
 )
 def test_bad_bodies_get_openai_style_errors_with_the_right_status(served, body, status, says):
@@ -140,6 +155,15 @@ def test_a_client_that_disconnects_cancels_its_generation(served):
     assert after["done"] == before["done"] and not after["running"]
 
 
+def test_a_client_that_hangs_up_on_a_plain_request_cancels_it_too(served):
+    before = served.status()["queue"]
+    with connect(served) as impatient:
+        impatient.sendall(chat_request(served, LONG))
+        wait_for(lambda: served.status()["queue"]["running"])
+    wait_for(lambda: served.status()["queue"]["cancelled"] == before["cancelled"] + 1)
+    assert served.status()["queue"]["done"] == before["done"]
+
+
 def test_a_full_queue_answers_503_with_retry_after_and_the_others_are_served(served):
     results = {}
 
@@ -163,18 +187,10 @@ def test_a_full_queue_answers_503_with_retry_after_and_the_others_are_served(ser
 
 
 def test_a_client_that_never_reads_its_stream_does_not_hold_the_model(served):
-    import json
-
     before = served.status()["queue"]
-    where = urlparse(served.url)
-    body = json.dumps({**LONG, "max_tokens": 60, "stream": True}).encode()
-    head = (
-        f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        f"Authorization: Bearer {served.api_key}\r\nContent-Length: {len(body)}\r\n\r\n"
-    ).encode()
-    with socket.create_connection((where.hostname, where.port)) as silent:
+    with connect(served) as silent:
         silent.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
-        silent.sendall(head + body)  # and never read a byte
+        silent.sendall(chat_request(served, {**LONG, "max_tokens": 60, "stream": True}))  # never read
         wait_for(lambda: served.status()["queue"]["done"] >= before["done"] + 1)
         with served.client() as client:
             other = client.post("/v1/chat/completions", json={**LONG, "max_tokens": 2})

@@ -114,17 +114,25 @@ def test_a_prompt_over_the_context_is_refused_and_max_tokens_is_cut_to_the_room(
     assert data["usage"]["total_tokens"] <= 256
 
 
-def test_the_gguf_server_answers_as_llama_cpp_does_in_process(served_gguf, llama_cpp_backend):
+def test_the_gguf_server_answers_as_llama_cpp_does_in_process_with_the_same_rope_plan(served_gguf, tiny_gguf):
+    from zhllama.backends import LlamaCppBackend
+
     with served_gguf.client() as client:
         listed = client.get("/v1/models").json()["data"][0]
         data = client.post(
             "/v1/chat/completions", json={"model": listed["id"], "messages": QUESTION, **GREEDY_8}
         )
-    expected = llama_cpp_backend.complete(
+        beyond = [{"role": "user", "content": "长城" * 300}]  # over the trained 256 tokens, within 512
+        long = client.post(
+            "/v1/chat/completions", json={"model": listed["id"], "messages": beyond, "max_tokens": 2}
+        )
+    in_process = LlamaCppBackend.from_gguf(tiny_gguf, context=512, n_threads=1)
+    expected = in_process.complete(
         QUESTION, sampling=Sampling(repetition_penalty=1.0, max_new_tokens=8), greedy=True
     )
-    assert listed["zhllama"]["kind"] == "llama.cpp" and listed["max_model_len"] == 256
+    assert listed["zhllama"]["kind"] == "llama.cpp" and listed["max_model_len"] == 512
     assert data.json()["choices"][0]["message"]["content"] == expected.text
+    assert long.status_code == 200 and long.json()["usage"]["prompt_tokens"] > 256
     events = stream_events(
         served_gguf,
         "/v1/chat/completions",

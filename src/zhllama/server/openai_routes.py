@@ -164,10 +164,10 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Any
     body.check_supported()
     model = state.model_named(body.model)
     messages = [message.as_message() for message in body.messages]
-    if body.model == DOCQA_MODEL:
-        job = docqa_chat.answer_job(model, state.require_library(), body, messages)
+    if body.model == DOCQA_MODEL:  # the checks tokenize and ask the store: off the event loop
+        job = await run_in_threadpool(docqa_chat.answer_job, model, state.require_library(), body, messages)
     else:
-        job = model.job(messages, body)
+        job = await run_in_threadpool(model.job, messages, body)
     ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
 
     def chunk(text: str | None, finish: str | None, reply: Reply | None) -> dict[str, Any]:
@@ -218,7 +218,7 @@ async def completions(body: CompletionRequest, request: Request) -> Any:
             param="model",
         )
     model = state.model_named(body.model)
-    job = model.job([{"role": "user", "content": body.instruction()}], body)
+    job = await run_in_threadpool(model.job, [{"role": "user", "content": body.instruction()}], body)
     ident, created = f"cmpl-{uuid.uuid4().hex}", int(time.time())
 
     def chunk(text: str | None, finish: str | None, reply: Reply | None) -> dict[str, Any]:
