@@ -10,7 +10,7 @@ import httpx
 import pytest
 from server_process import TINY
 
-LONG = {"model": TINY, "messages": [{"role": "user", "content": "续写：话说天下大势"}], "max_tokens": 200}
+LONG = {"model": TINY, "messages": [{"role": "user", "content": "续写：话说天下大势"}], "max_tokens": 120}
 
 
 def connect(server) -> socket.socket:

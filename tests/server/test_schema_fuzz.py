@@ -17,7 +17,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from server_process import TINY
 
-EXAMPLES_PER_ROUTE = 20
+EXAMPLES_PER_ROUTE = 15
 
 
 def _aim_at_the_model(case) -> None:
