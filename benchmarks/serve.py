@@ -13,8 +13,9 @@ HTTP connection, each sending its requests one after another) with:
 Reported per level: requests/s, p50/p95 latency and, for chat, generated tokens/s; per server its
 memory (RSS) at rest after the warm-up and its peak while loaded. The two GGUF servers run side by
 side and are loaded in alternating rounds, so that the load other people put on a shared machine
-falls on both alike (run one after the other, a drift in that load shows as a 2-3x difference). Then 64 clients send one chat
-request each at once: what the queue does (answered, refused with 503, latency of the answered).
+falls on both alike (run one after the other, a drift in that load shows as a 2-3x difference).
+Then 64 clients send one chat request each at once: what the queue does (answered, refused with
+503, latency of the answered).
 The clients run on the same machine as the server; the load average before each part is printed.
 
 Usage: python benchmarks/serve.py [--paragraphs 256] [--chat-tokens 16]

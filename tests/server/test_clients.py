@@ -112,6 +112,20 @@ def test_llamaindex_openai_like_completes_chats_and_streams(served, greedy_reply
     assert streamed[-1].message.content == greedy_reply
 
 
+def test_zhllamas_own_server_backend_chains_through_it(served, greedy_reply, tokenizer_dir):
+    """``OpenAICompatibleBackend`` reads the context from ``max_model_len``; ``chat`` lets the server
+    apply the template (the server refuses token-id prompts, which ``prompt_format="ids"`` sends)."""
+    from zhllama.backends import OpenAICompatibleBackend
+    from zhllama.core.sampling import Sampling
+
+    backend = OpenAICompatibleBackend(served.api, tokenizer_dir, prompt_format="chat", api_key=served.api_key)
+    assert backend.model == TINY and backend.context_window == 256
+    completion = backend.complete(
+        [{"role": "user", "content": QUESTION}], sampling=Sampling(max_new_tokens=8), greedy=True
+    )
+    assert completion.text == greedy_reply and completion.completion_tokens == 8
+
+
 PRIVATEGPT_CHECK = """
 import json
 from llama_index.core.llms import ChatMessage

@@ -29,7 +29,7 @@ def create_app(state: ServerState) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        state.queue.cancel_running()
+        state.queue.shutdown()
         if state.jobs is not None:
             state.jobs.shutdown()
 

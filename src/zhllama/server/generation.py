@@ -3,8 +3,8 @@
 A local model runs one generation at a time (its backend serialises calls anyway); the server
 makes the wait explicit and bounded instead of piling threads up behind the backend's lock:
 
-- ``GenerationQueue.start(job)`` waits for the model, then runs ``job(on_text)`` on a worker thread
-  and returns the running ``Generation``. When ``max_waiting`` requests are already waiting, it
+- ``GenerationQueue.start(job)`` waits for the model, then runs ``job(on_text)`` on the queue's one
+  worker thread and returns the running ``Generation``. When ``max_waiting`` requests are already waiting, it
   refuses at once with 503 (``queue_full``, ``Retry-After``), which OpenAI clients retry.
 - The model is released when the *job* ends, not when its client has read the reply: pieces are
   buffered on the event loop, so a client that reads slowly (or not at all) delays nobody.
@@ -26,6 +26,7 @@ import contextlib
 import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
 
 from starlette.requests import Request
@@ -45,7 +46,7 @@ class ClientGone(Exception):
 class Generation(Generic[T]):
     """One job on its worker thread; its text as it comes (``pieces``), then its result."""
 
-    def __init__(self, job: Job[T], on_end: Callable[[str], None]) -> None:
+    def __init__(self, job: Job[T], on_end: Callable[[str], None], worker: ThreadPoolExecutor) -> None:
         self._job = job
         self._on_end = on_end
         self._loop = asyncio.get_running_loop()
@@ -53,8 +54,7 @@ class Generation(Generic[T]):
         self._cancelled = threading.Event()
         self.outcome: str | None = None  # "done", "cancelled" or "failed" once the job has ended
         self._end: tuple[str, Any] = ("running", None)
-        self._thread = threading.Thread(target=self._run, name="zhllama-generation", daemon=True)
-        self._thread.start()
+        worker.submit(self._run)
 
     def cancel(self) -> None:
         """Stop the job at its next piece of text (no effect once it has ended)."""
@@ -123,6 +123,8 @@ class GenerationQueue:
         self.counts: Counter[str] = Counter()
         self._lock: asyncio.Lock | None = None
         self._current: Generation | None = None
+        # one long-lived thread runs every job (one runs at a time): no thread started per request
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zhllama-generation")
 
     async def start(self, job: Job[T]) -> Generation[T]:
         """Wait for the model and start ``job`` on it; 503 at once when the line is full."""
@@ -143,7 +145,7 @@ class GenerationQueue:
         finally:
             self.waiting -= 1
         self.running = True  # no await from here on: the lock is handed to the generation
-        self._current = Generation(job, self._release)
+        self._current = Generation(job, self._release, self._worker)
         return self._current
 
     def _release(self, outcome: str) -> None:
@@ -153,10 +155,11 @@ class GenerationQueue:
         assert self._lock is not None
         self._lock.release()
 
-    def cancel_running(self) -> None:
-        """Cancel the running generation (server shutdown)."""
+    def shutdown(self) -> None:
+        """Cancel the running generation and let its thread go (server shutdown)."""
         if self._current is not None:
             self._current.cancel()
+        self._worker.shutdown(wait=False, cancel_futures=True)
 
     def status(self) -> dict[str, Any]:
         return {
