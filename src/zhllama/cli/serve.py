@@ -9,6 +9,7 @@ every route but the page's files needs ``Authorization: Bearer KEY``.
 
 import errno
 import ipaddress
+import os
 import socket
 
 import click
@@ -32,6 +33,19 @@ def _bind(host: str, port: int) -> socket.socket:
             raise ZhllamaError(f"port {port} on {host} is in use: pass another `port`") from exc
         raise ZhllamaError(f"cannot listen on {host}:{port} ({exc.strerror or exc}): check `host`") from exc
     return sock
+
+
+def _openmp_waits_passively() -> None:
+    """Make OpenMP threads sleep while they wait for work, unless the user chose otherwise.
+
+    By default llama.cpp's and torch's OpenMP threads spin between (and at the barriers of) their
+    parallel regions; in a server their spinning competes with the event loop, the request threads
+    and the model's own threads for the same cores. Measured on the shared 2-core machine
+    (docs/server.md): with spinning, `serve --gguf` answered 2-4x fewer requests/s than
+    llama-cpp-python's server on the same GGUF and spent half its CPU in libgomp; torch with two
+    threads generated 10x slower. Must run before either library is loaded (it reads the variable once).
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def _is_loopback(host: str) -> bool:
@@ -90,6 +104,7 @@ def command(
     max_upload_mb,
 ):
     """Serve the model as an OpenAI-compatible API, document QA over HTTP, and a web page at /."""
+    _openmp_waits_passively()
     import uvicorn
 
     from zhllama.server import ServerState, create_app
