@@ -30,8 +30,8 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
@@ -117,6 +117,7 @@ class Segment:
     tfs: np.ndarray
     live: np.ndarray
     name: str = ""
+    directory: Path | None = None
 
     FILES = ("ids", "lengths", "terms", "offsets", "docs", "tfs")
 
@@ -147,12 +148,16 @@ class Segment:
             np.save(directory / f"{name}.npy", getattr(self, name))
 
     def stored(self, folder: Path) -> Segment:
-        """This segment written into ``folder`` under a fresh name (atomically) and read back
-        memory-mapped; an already named segment is returned as it is."""
-        if self.name and (folder / self.name).is_dir():
+        """This segment in ``folder``, read back memory-mapped: as it is when it is there already,
+        moved when it was written elsewhere (a staging folder), else written under a fresh name
+        (atomically)."""
+        if self.directory == folder:
             return self
-        name = _fresh_name("segment")
         folder.mkdir(parents=True, exist_ok=True)
+        if self.directory is not None:
+            os.replace(self.directory / self.name, folder / self.name)
+            return Segment.load(folder / self.name, self.live)
+        name = _fresh_name("segment")
         tmp = Path(tempfile.mkdtemp(prefix=f".building-{os.getpid()}-", dir=folder))
         self.save(tmp)
         os.replace(tmp, folder / name)
@@ -166,7 +171,7 @@ class Segment:
             live = np.ones(count, dtype=bool)
         if len(live) != count or len(arrays["offsets"]) != len(arrays["terms"]) + 1:
             raise DocQAError(f"lexical segment {directory} is inconsistent")
-        return cls(**arrays, live=live, name=directory.name)
+        return cls(**arrays, live=live, name=directory.name, directory=directory.parent)
 
     def postings(self, term: int) -> tuple[np.ndarray, np.ndarray]:
         """``(docs, tfs)`` of ``term`` in this segment (empty arrays when it does not occur)."""
@@ -219,10 +224,7 @@ class LexicalIndex:
         """An index of ``texts`` (chunk ``ids``) in memory."""
         if len(ids) != len(texts):
             raise DocQAError(f"{len(ids)} ids for {len(texts)} texts")
-        index = cls([], analyser, generation)
-        if ids:
-            index.segments.append(Segment.build(list(ids), [terms(text, analyser) for text in texts]))
-        return index
+        return cls(build_segments(zip(ids, texts, strict=True), analyser), analyser, generation)
 
     def __len__(self) -> int:
         return int(sum(int(segment.live.sum()) for segment in self.segments))
@@ -234,29 +236,24 @@ class LexicalIndex:
 
     def with_changes(
         self,
-        added: Iterable[tuple[str, str]],
+        added: list[Segment],
         deleted: Iterable[str],
         generation: str,
         directory: str | os.PathLike | None = None,
     ) -> LexicalIndex:
-        """A new index: these chunks deleted (``live`` masks, copied) and ``added`` (id, text) pairs
-        appended as new segments of at most ``SEGMENT_POSTINGS`` postings each. With ``directory``
-        each new segment is written there as soon as it is built and kept memory-mapped, so memory
-        stays bounded however many chunks are added (``save(directory)`` then writes the manifest)."""
+        """A new index: chunks ``deleted`` (``live`` masks, copied), and the chunks of the ``added``
+        segments (``build_segments``), which replace chunks of the same id. With ``directory`` the
+        added segments are stored there and full size tiers merged (``save(directory)`` then
+        writes the manifest)."""
         deleted = set(deleted)
-        segments = []
-        for segment in self.segments:
-            gone = segment.positions(deleted) if deleted else np.zeros(0, dtype=np.int64)
-            if len(gone):
-                live = np.array(segment.live, dtype=bool)
-                live[gone] = False
-                segment = Segment(*(getattr(segment, n) for n in Segment.FILES), live=live, name=segment.name)
-            if segment.live.any():
-                segments.append(segment)
-        for segment in build_segments(added, self.analyser):
-            segments.append(segment if directory is None else segment.stored(Path(directory)))
-            if directory is not None:
-                segments = merged_tiers(segments, Path(directory))
+        replaced = deleted | {bytes(i).decode() for segment in added for i in segment.ids}
+        segments = [s for s in (_without(s, replaced) for s in self.segments) if s.live.any()]
+        # a chunk added and deleted again in the same ingest (a file that failed half-way) stays out
+        added = [s for s in (_without(s, deleted) for s in added) if s.live.any()]
+        if directory is None:
+            return LexicalIndex(segments + added, self.analyser, generation)
+        for segment in added:
+            segments = merged_tiers([*segments, segment.stored(Path(directory))], Path(directory))
         return LexicalIndex(segments, self.analyser, generation)
 
     # -- searching ---------------------------------------------------------------------------------
@@ -336,22 +333,57 @@ class LexicalIndex:
         return cls(segments, manifest["analyser"], manifest["generation"])
 
 
-def build_segments(chunks: Iterable[tuple[str, str]], analyser: str = "bigram") -> Iterator[Segment]:
-    """Segments of ``(chunk id, text)`` pairs, each closed once it holds ``SEGMENT_POSTINGS``
-    postings, so memory stays bounded however many chunks stream through."""
-    ids: list[str] = []
-    term_lists: list[np.ndarray] = []
-    pending = 0
+def _without(segment: Segment, ids: set[str]) -> Segment:
+    """``segment`` with the chunks ``ids`` masked out (a copy of its ``live`` mask when any are in it)."""
+    gone = segment.positions(ids) if ids else np.zeros(0, dtype=np.int64)
+    if not len(gone):
+        return segment
+    live = np.array(segment.live, dtype=bool)
+    live[gone] = False
+    return replace(segment, live=live)
+
+
+class SegmentWriter:
+    """Turns ``(chunk id, text)`` pairs, added one at a time, into segments of about
+    ``SEGMENT_POSTINGS`` postings, each written into ``folder`` (and kept memory-mapped) as soon as
+    it is full: memory stays bounded however many chunks are added. Without a folder the segments
+    stay in memory."""
+
+    def __init__(self, analyser: str = "bigram", folder: Path | None = None) -> None:
+        self.analyser, self.folder = analyser, folder
+        self.segments: list[Segment] = []
+        self._ids: list[str] = []
+        self._terms: list[np.ndarray] = []
+        self._pending = 0
+
+    def add(self, chunk_id: str, text: str) -> None:
+        found = terms(text, self.analyser)
+        self._ids.append(chunk_id)
+        self._terms.append(found)
+        self._pending += len(found)
+        if self._pending >= SEGMENT_POSTINGS:
+            self._close()
+
+    def _close(self) -> None:
+        if self._ids:
+            segment = Segment.build(self._ids, self._terms)
+            self.segments.append(segment if self.folder is None else segment.stored(self.folder))
+        self._ids, self._terms, self._pending = [], [], 0
+
+    def finish(self) -> list[Segment]:
+        """Every segment written (the last one closed now)."""
+        self._close()
+        return self.segments
+
+
+def build_segments(
+    chunks: Iterable[tuple[str, str]], analyser: str = "bigram", folder: Path | None = None
+) -> list[Segment]:
+    """The segments of ``(chunk id, text)`` pairs (see ``SegmentWriter``)."""
+    writer = SegmentWriter(analyser, folder)
     for chunk_id, text in chunks:
-        found = terms(text, analyser)
-        ids.append(chunk_id)
-        term_lists.append(found)
-        pending += len(found)
-        if pending >= SEGMENT_POSTINGS:
-            yield Segment.build(ids, term_lists)
-            ids, term_lists, pending = [], [], 0
-    if ids:
-        yield Segment.build(ids, term_lists)
+        writer.add(chunk_id, text)
+    return writer.finish()
 
 
 def manifest_name(generation: str) -> str:
