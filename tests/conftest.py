@@ -61,6 +61,7 @@ class RecordingBackend:
             inner = TransformersBackend(inner.model, inner.tokenizer, context_window=context_window)
         self.inner = inner
         self.name = inner.name
+        self.model_name = inner.model_name
         self.tokenizer = inner.tokenizer
         self.window = context_window or inner.context_window
         self.messages: list[list[dict]] = []
@@ -101,6 +102,14 @@ def transformers_backend(tiny_model_dir: Path):
 
 
 @pytest.fixture(scope="session")
+def long_backend(tiny_model_dir: Path):
+    """The tiny model planned for 1,024 tokens (RoPE scaling), for prompts its trained 256 cannot hold."""
+    from zhllama.backends import TransformersBackend
+
+    return TransformersBackend.from_pretrained(tiny_model_dir, context=1024)
+
+
+@pytest.fixture(scope="session")
 def tiny_gguf(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny model converted to an f32 GGUF once per test run."""
     from zhllama.checkpoints.gguf import export_gguf
@@ -129,7 +138,11 @@ def server_backend(llama_cpp_server, tokenizer_dir: Path):
     from zhllama.backends import OpenAICompatibleBackend
 
     return OpenAICompatibleBackend(
-        llama_cpp_server.base_url, tokenizer_dir, prompt_format="chat", context_window=256
+        llama_cpp_server.base_url,
+        tokenizer_dir,
+        prompt_format="chat",
+        context_window=256,
+        schema_style="llama-cpp-python",
     )
 
 
