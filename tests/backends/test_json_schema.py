@@ -2,11 +2,13 @@
 than the budget; schemas that cannot be bounded are refused with what to change."""
 
 import json
+import re
 
 import jsonschema
 import pytest
 from pydantic import BaseModel, Field
 
+from zhllama.backends.constrained_decoding import integer_range_rule
 from zhllama.backends.json_schema import BYTES_PER_CHARACTER, SchemaError, bound_schema, inline_schema
 
 
@@ -96,6 +98,8 @@ def test_references_are_inlined():
         ({"type": "array"}, "without `items`"),
         ({"$ref": "#/$defs/missing"}, "does not define"),
         ({"type": "string", "minLength": 100}, "raise max_new_tokens"),
+        ({"type": "array", "items": {"type": "string"}, "uniqueItems": True}, "cannot enforce"),
+        ({"type": "integer", "multipleOf": 5}, "cannot enforce"),
         ("not a schema", "must be a JSON schema"),
     ],
 )
@@ -106,3 +110,14 @@ def test_schemas_that_cannot_be_bounded_are_refused_with_what_to_change(schema, 
 
 def test_the_cost_of_a_character_is_its_longest_json_spelling():
     assert len(json.dumps("\u4e00", ensure_ascii=True)) - 2 == BYTES_PER_CHARACTER
+
+
+@pytest.mark.parametrize(
+    ("low", "high"), [(0, 120), (-130, -7), (-5, 37), (7, 7), (99, 1000), (-(10**15) + 1, 10**15 - 1)]
+)
+def test_llama_cpps_integer_range_rule_matches_exactly_the_range(low, high):
+    """llama-cpp-python's schema converter ignores minimum/maximum; this rule is what enforces them."""
+    pattern = re.compile("(?:" + integer_range_rule(low, high).replace('"', "").replace(" ", "") + ")")
+    edges = [*range(low - 300, low + 300), *range(-300, 300), *range(high - 300, high + 300)]
+    assert [n for n in edges if bool(pattern.fullmatch(str(n))) != (low <= n <= high)] == []
+    assert not pattern.fullmatch("-0") and not pattern.fullmatch("0" + str(max(high, 1)))

@@ -14,8 +14,9 @@ vocabulary (this family's, and what GGUF exports of it hold) decodes to at least
 a string's grammar (one character, or one escape) is at most 6 bytes (``\\uXXXX``), a number at most
 60, and the whitespace the grammars allow is counted per element. String lengths are then the largest
 that fit; arrays get at most 8 items (fewer when strings would become shorter than 8 characters). A
-schema whose smallest document cannot fit, a recursive one, or a free-form object (no ``properties``)
-is a ``SchemaError`` that says what to change.
+schema whose smallest document cannot fit, a recursive one, a free-form object (no ``properties``) or
+one using a keyword no engine enforces (``UNENFORCED_KEYWORDS``) is a ``SchemaError`` that says what
+to change.
 """
 
 import json
@@ -28,6 +29,7 @@ BYTES_PER_CHARACTER = 6
 """The most bytes one item of a JSON string's grammar takes: a character, or an escape ``\\uXXXX``."""
 NUMBER_BYTES = 60
 INTEGER_BYTES = 17
+"""The most bytes an integer takes: 16 characters (the bounds below, or llama.cpp's own limit) and a space."""
 INTEGER_BOUND = 10**15
 """Integers without bounds get ±(10**15 - 1): beyond 2**53 JSON numbers lose precision anyway."""
 UNKNOWN_STRING_CHARACTERS = 64
@@ -37,6 +39,20 @@ DEFAULT_MAX_ITEMS = 8
 MIN_STRING_CHARACTERS = 8
 _SEPARATOR_BYTES = 5  # ", " and ": " plus the optional spaces llama.cpp's grammar allows
 _SCHEMA_KEYS_DROPPED = ("$defs", "definitions", "$schema", "$id")
+UNENFORCED_KEYWORDS = (
+    "multipleOf",
+    "uniqueItems",
+    "contains",
+    "not",
+    "if",
+    "patternProperties",
+    "propertyNames",
+    "dependentRequired",
+    "dependentSchemas",
+    "minProperties",
+    "maxProperties",
+)
+"""Keywords no grammar engine here enforces: a schema using one could yield invalid replies: refused."""
 
 
 class SchemaError(ZhllamaError):
@@ -116,6 +132,12 @@ class _Bounder:
             )
         if not isinstance(node, Mapping):
             raise SchemaError(f"`json_schema` at {path} is {node!r}, not a schema object")
+        unenforced = [key for key in UNENFORCED_KEYWORDS if key in node]
+        if unenforced:
+            raise SchemaError(
+                f"`json_schema` at {path} uses {unenforced[0]!r}, which constrained decoding cannot enforce: "
+                "drop it (for a set, use a list) and check that rule after parsing"
+            )
         if "const" in node:
             return dict(node), _literal_bytes(node["const"])
         if "enum" in node:
@@ -165,7 +187,8 @@ class _Bounder:
     def _integer(self, node: dict[str, Any], path: str) -> tuple[dict[str, Any], int]:
         node.setdefault("minimum", -(INTEGER_BOUND - 1))
         node.setdefault("maximum", INTEGER_BOUND - 1)
-        return node, INTEGER_BYTES
+        digits = max(len(str(int(node["minimum"]))), len(str(int(node["maximum"]))))
+        return node, min(INTEGER_BYTES, digits + 1)
 
     def _number(self, node: dict[str, Any], path: str) -> tuple[dict[str, Any], int]:
         return node, NUMBER_BYTES
