@@ -88,6 +88,38 @@ class RecordingBackend:
         return completion
 
 
+class WatchedBackend:
+    """A backend wrapper that records how each generation ended: its token count, or the exception."""
+
+    def __init__(self, inner) -> None:
+        import threading
+
+        self.inner, self.name, self.model_name = inner, inner.name, inner.model_name
+        self.tokenizer, self.context_window = inner.tokenizer, inner.context_window
+        self.ended = threading.Event()
+        self.outcome = None
+
+    def count_tokens(self, text):
+        return self.inner.count_tokens(text)
+
+    def complete(self, messages, **kwargs):
+        try:
+            completion = self.inner.complete(messages, **kwargs)
+            self.outcome = completion.completion_tokens
+            return completion
+        except BaseException as exc:
+            self.outcome = type(exc).__name__
+            raise
+        finally:
+            self.ended.set()
+
+
+@pytest.fixture
+def watched():
+    """Wrap a backend so that how its generations ended can be read back: ``watched(backend)``."""
+    return WatchedBackend
+
+
 @pytest.fixture
 def recording():
     """Wrap a backend so that the prompts it is given can be read back: ``recording(backend)``."""

@@ -2,7 +2,6 @@
 usage callbacks, the cache key, trim_messages, image parts, tools, plain-question chains, async."""
 
 import asyncio
-import threading
 
 import pytest
 from langchain_core.caches import InMemoryCache
@@ -163,32 +162,8 @@ def test_ainvoke_and_astream_never_block_the_event_loop(transformers_backend):
     assert ticks >= 10 and stream_ticks >= 10
 
 
-class Watched:
-    """A backend wrapper that records how each generation ended."""
-
-    def __init__(self, inner) -> None:
-        self.inner, self.name, self.model_name = inner, inner.name, inner.model_name
-        self.tokenizer, self.context_window = inner.tokenizer, inner.context_window
-        self.ended = threading.Event()
-        self.outcome = None
-
-    def count_tokens(self, text):
-        return self.inner.count_tokens(text)
-
-    def complete(self, messages, **kwargs):
-        try:
-            completion = self.inner.complete(messages, **kwargs)
-            self.outcome = completion.completion_tokens
-            return completion
-        except BaseException as exc:
-            self.outcome = type(exc).__name__
-            raise
-        finally:
-            self.ended.set()
-
-
-def test_a_consumer_that_stops_reading_stops_the_generation(transformers_backend):
-    watched = Watched(transformers_backend)
+def test_a_consumer_that_stops_reading_stops_the_generation(transformers_backend, watched):
+    watched = watched(transformers_backend)
     llm = ChatZhllama(backend=watched, greedy=True, repetition_penalty=1.0, max_new_tokens=200)
 
     async def read_two() -> None:

@@ -57,6 +57,21 @@ def test_acomplete_and_astream_complete_never_block_the_event_loop(transformers_
     assert min(ticks, stream_ticks, chat_ticks) >= 10
 
 
+def test_a_consumer_that_stops_reading_stops_the_generation(transformers_backend, watched):
+    watched = watched(transformers_backend)
+    llm = ZhllamaLLM(backend=watched, max_new_tokens=200, **GREEDY)
+
+    async def read_one() -> None:
+        stream = await llm.astream_complete("写一首很长的诗")
+        async for _ in stream:
+            break
+        await stream.aclose()
+
+    asyncio.run(read_one())
+    assert watched.ended.wait(30)
+    assert watched.outcome == "GenerationCancelled"
+
+
 def test_token_counting_handler_records_the_backends_counts(transformers_backend):
     counter = TokenCountingHandler()  # tiktoken by default: it must not be what is recorded
     llm = ZhllamaLLM(
