@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from zhllama.docqa.documents import UnreadableFileError, discover, load_document
+from zhllama.docqa.documents import UnreadableFileError, discover, display_path, load_document
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,14 @@ def read_files(
     """Every file named, and every file under every folder named, as records (see the module docstring)."""
     given = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     named = {Path(p).expanduser().resolve() for p in given if not Path(p).expanduser().is_dir()}
-    for path in discover(given):
+    found = discover(given)
+    for path, reason in found.skipped:
+        if path in named:
+            raise UnreadableFileError(f"{display_path(path)}: {reason}")
+        logger.warning("skipped %s: %s", display_path(path), reason)
+        if on_skip is not None:
+            on_skip(str(path), reason)
+    for path in found.files:
         try:
             yield from read_file(path)
         except UnreadableFileError as exc:
