@@ -38,6 +38,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "server"))  # starting a server
+from process_memory import PeakMemory, rss_mib
 from qa_sets import load_cmrc
 from server_process import start_server, stop_server
 
@@ -45,34 +46,6 @@ from zhllama.locations import assets_dir, default_model_dir
 
 LEVELS = (1, 4, 16)
 BURST = 64
-
-
-def rss_mib(pid: int, field: str = "VmRSS") -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-class PeakMemory:
-    """Samples a process's RSS every 50 ms while the block runs; ``peak`` is the largest seen."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid, self.peak, self._stop = pid, 0.0, threading.Event()
-
-    def __enter__(self) -> PeakMemory:
-        def sample() -> None:
-            while not self._stop.is_set():
-                self.peak = max(self.peak, rss_mib(self.pid))
-                time.sleep(0.05)
-
-        self._thread = threading.Thread(target=sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 @dataclass

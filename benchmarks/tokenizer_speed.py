@@ -15,19 +15,7 @@ import os
 import time
 from pathlib import Path
 
-
-def corpus_lines(assets: Path, megabytes: float) -> list[str]:
-    budget = int(megabytes * 1_000_000)
-    files = sorted(p for p in (assets / "corpus").glob("*.txt") if p.name != "SOURCE.txt")
-    per_file = budget // len(files)
-    lines = []
-    for path in files:
-        used = 0
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip() and used < per_file:
-                lines.append(line)
-                used += len(line.encode("utf-8"))
-    return lines
+from shared_corpus import corpus_lines
 
 
 def timed(fn) -> float:

@@ -172,3 +172,32 @@ def test_a_worker_process_prepares_exactly_what_this_process_would(
         for worker, store in stores.items()
     }
     assert rankings[True] == rankings[False]
+
+
+def test_progress_counts_every_file_found_and_reaches_every_byte_and_chunk(
+    tmp_path, store, count_tokens, settings, cmrc, write_corpus
+):
+    paths = write_corpus(tmp_path / "docs", 5, cmrc)
+    (tmp_path / "docs" / "empty.txt").write_bytes(b"")
+    seen = []
+    report = ingest(
+        [tmp_path / "docs"],
+        store,
+        count_tokens,
+        settings,
+        batch_chunks=1,
+        on_progress=lambda p: seen.append(vars(p).copy()),
+    )
+    last = seen[-1]
+    assert last["files_total"] == last["files_done"] == 6
+    assert last["bytes_total"] == last["bytes_done"] == sum(p.stat().st_size for p in paths)
+    assert last["chunks"] == report.chunks_written
+    assert [s["bytes_done"] for s in seen] == sorted(s["bytes_done"] for s in seen)
+    assert len({s["chunks"] for s in seen}) > 5  # batches of one chunk move it between files too
+
+    paths[0].unlink()
+    seen.clear()
+    ingest(
+        [tmp_path / "docs"], store, count_tokens, settings, on_progress=lambda p: seen.append(vars(p).copy())
+    )
+    assert seen[-1] == {"files_total": 5, "bytes_total": 0, "files_done": 5, "bytes_done": 0, "chunks": 0}

@@ -93,21 +93,21 @@ def ingest_command(
 
     A file that cannot be read is skipped with the reason; the exit status is 1 when no file could
     be ingested at all."""
+    from zhllama.cli.progress import IngestProgressLine
     from zhllama.docqa.documents import discover
 
     max_bytes = int(max_file_mb * 1024 * 1024)
     found = discover(list(paths), follow_symlinks=follow_symlinks, max_bytes=max_bytes)
     store = open_store(db, chroma_url, collection, create=True)
     split = {"chunk_tokens": chunk_tokens, "overlap_tokens": overlap_tokens}
-    total = len(found.files) + len(found.skipped)
-    with click.progressbar(length=total, label="ingesting", file=sys.stderr) as bar:
+    with IngestProgressLine() as progress:
         report = _ingest(
             list(paths),
             store,
             tokenizer,
             embeddings,
             split,
-            on_file=lambda *_: bar.update(1),
+            on_progress=progress,
             max_bytes=max_bytes,
             discovered=found,
         )

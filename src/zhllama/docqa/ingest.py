@@ -75,6 +75,25 @@ class IngestReport:
         return {action: self.count(action) for action in ACTIONS}
 
 
+@dataclass
+class IngestProgress:
+    """How far an ingest is: files finished (of every file found), bytes of the files that must be
+    read (unchanged files are not) and chunks written so far."""
+
+    files_total: int
+    bytes_total: int
+    files_done: int = 0
+    bytes_done: int = 0
+    chunks: int = 0
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 def _under(source: str, roots: list[Path]) -> bool:
     return any(source == str(root) or source.startswith(str(root) + os.sep) for root in roots)
 
@@ -132,15 +151,17 @@ def ingest(
     on_file: Callable[[Path, FileReport], None] | None = None,
     batch_chunks: int = 512,
     *,
+    on_progress: Callable[[IngestProgress], None] | None = None,
     follow_symlinks: bool = False,
     max_bytes: int = MAX_FILE_BYTES,
     discovered: Discovery | None = None,
 ) -> IngestReport:
     """Bring ``store`` in line with the files under ``paths``; see the module docstring for the contract.
 
-    ``discovered`` is ``discover(paths, ...)`` when the caller has it already (e.g. to size a progress
-    bar); ``follow_symlinks`` and ``max_bytes`` are ``discover``'s. ``on_file(path, report)`` is told
-    each file's outcome as it happens.
+    ``discovered`` is ``discover(paths, ...)`` when the caller has it already (e.g. to check the paths
+    before it opens a store); ``follow_symlinks`` and ``max_bytes`` are ``discover``'s. ``on_file(path, report)`` is told
+    each file's outcome as it happens, ``on_progress`` the ``IngestProgress`` after every file and
+    every batch of chunks.
     """
     started = time.perf_counter()
     encoder = encoder or HashedBigramEncoder()
@@ -176,9 +197,21 @@ def ingest(
                 all_ids -= ids
 
         def record(path: Path, file_report: FileReport) -> None:
+            nonlocal finished_bytes
             report.files.append(file_report)
             if on_file is not None:
                 on_file(path, file_report)
+            if file_report.action != "deleted":  # a file gone is not one of those found
+                progress.files_done += 1
+                finished_bytes += sizes.pop(path, 0)
+                show_progress()
+
+        def show_progress(reading: Path | None = None, reached: float = 0.0) -> None:
+            """Tell ``on_progress``; ``reached`` is the share of the file being read already done."""
+            partial = sizes.get(reading, 0) * reached if reading is not None else 0
+            progress.bytes_done, progress.chunks = int(finished_bytes + partial), report.chunks_written
+            if on_progress is not None:
+                on_progress(progress)
 
         def skip(path: Path, reason: str) -> None:
             """Report ``path`` as skipped; chunks it had from an earlier ingest (or from this one,
@@ -189,15 +222,21 @@ def ingest(
                 reason = f"{reason} (its {len(old.ids)} old chunks removed)"
             record(path, FileReport(display_path(path), "skipped", 0, reason))
 
-        for path, reason in found.skipped:
-            skip(path, reason)
         to_read = []
+        unchanged = []
         for path in found.files:
             old = stored.get(str(path))
             if old is not None and old.unchanged(path, settings, max_bytes):
-                record(path, FileReport(str(path), "unchanged", len(old.ids)))
+                unchanged.append((path, FileReport(str(path), "unchanged", len(old.ids))))
             else:
                 to_read.append(path)
+        sizes = {path: _size(path) for path in to_read}
+        finished_bytes = 0
+        progress = IngestProgress(len(found.files) + len(found.skipped), sum(sizes.values()))
+        for path, reason in found.skipped:
+            skip(path, reason)
+        for path, file_report in unchanged:
+            record(path, file_report)
         preparer = Preparer(settings, count_tokens, encoder, staging, max_bytes, batch_chunks)
         for message in preparer.messages(to_read):
             source = str(message.path)
@@ -206,6 +245,7 @@ def ingest(
                 store.upsert(message.ids, message.texts, message.metadatas, message.vectors)
                 report.chunks_written += len(message.ids)
                 written.setdefault(source, []).extend(message.ids)
+                show_progress(message.path, message.reached)
             elif isinstance(message, Failed):
                 skip(message.path, message.reason)
             else:

@@ -49,7 +49,7 @@ SEGMENT_POSTINGS = 2_000_000
 """A segment is written once this many postings are pending (about 50 MB while it is built)."""
 MERGE_FANOUT = 8
 """Segments of one size tier (postings within a factor of 8) are merged once there are this many."""
-MERGE_STEP = 4_000_000
+MERGE_STEP = 1_000_000
 """Postings a merge handles at a time: a merge's memory does not grow with the segments' size."""
 
 _CJK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x2FA1F))

@@ -43,6 +43,8 @@ class Chunks:
     texts: list[str]
     metadatas: list[dict]
     vectors: Any
+    reached: float = 1.0
+    """How much of the file's text these chunks reach (0..1), for a progress display."""
 
 
 @dataclass
@@ -86,6 +88,7 @@ class _Batch:
     path: Path
     encoder: Encoder
     segments: SegmentWriter
+    length: int
     ids: list[str] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
     metadatas: list[dict] = field(default_factory=list)
@@ -99,7 +102,8 @@ class _Batch:
         vectors = self.encoder.encode_passages(self.texts)
         for chunk_id, text in zip(self.ids, self.texts, strict=True):
             self.segments.add(chunk_id, text)
-        batch = Chunks(self.path, self.ids, self.texts, self.metadatas, vectors)
+        reached = self.metadatas[-1]["end"] / max(1, self.length)
+        batch = Chunks(self.path, self.ids, self.texts, self.metadatas, vectors, reached)
         self.ids, self.texts, self.metadatas = [], [], []
         return batch
 
@@ -137,7 +141,7 @@ def prepare(
     }
     if document.encoding:
         base["encoding"] = document.encoding
-    pending = _Batch(path, encoder, segments)
+    pending = _Batch(path, encoder, segments, len(document.text))
     held: tuple[str, str, dict] | None = None  # one chunk back: the last one gets marked
     count = 0
     try:
