@@ -158,10 +158,10 @@ def ingest(
 ) -> IngestReport:
     """Bring ``store`` in line with the files under ``paths``; see the module docstring for the contract.
 
-    ``discovered`` is ``discover(paths, ...)`` when the caller has it already (e.g. to check the paths
-    before it opens a store); ``follow_symlinks`` and ``max_bytes`` are ``discover``'s. ``on_file(path, report)`` is told
-    each file's outcome as it happens, ``on_progress`` the ``IngestProgress`` after every file and
-    every batch of chunks.
+    ``discovered`` is ``discover(paths, ...)`` when the caller has it already (e.g. to check the
+    paths before it opens a store); ``follow_symlinks`` and ``max_bytes`` are ``discover``'s.
+    ``on_file(path, report)`` is told each file's outcome as it happens, ``on_progress`` the
+    ``IngestProgress`` after every file and every batch of chunks.
     """
     started = time.perf_counter()
     encoder = encoder or HashedBigramEncoder()

@@ -4,7 +4,8 @@
 ``docqa.ingest.ingest`` on those files only (so no other document is touched) on one worker thread
 (the store's writers' lock serialises ingests anyway) and reports each file as ingest finishes it:
 ``files_done`` of ``files_total``, and per file its action (added, updated, unchanged, skipped with
-the reason), and the chunks written so far. The last ``KEEP_JOBS`` jobs are kept for ``GET /v1/documents/jobs/{id}``.
+the reason), and the chunks written so far. The last ``KEEP_JOBS`` jobs are kept for
+``GET /v1/documents/jobs/{id}``.
 """
 
 from __future__ import annotations
