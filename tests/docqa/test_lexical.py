@@ -114,3 +114,16 @@ def test_merged_tiers_score_exactly_as_one_index_and_keep_few_segments(corpus, t
     _same_results(
         LexicalIndex.load(tmp_path, index.generation), LexicalIndex.build(kept, [corpus[i] for i in kept])
     )
+
+
+def test_pruned_top_k_equals_the_top_of_every_score(cmrc, monkeypatch):
+    """MaxScore skips postings of common characters; what it returns must be exactly the best k."""
+    monkeypatch.setattr(lexical, "SEGMENT_POSTINGS", 20_000)  # several segments, each pruned alone
+    texts = {f"p{i:04d}": paragraph["context"] for i, paragraph in enumerate(cmrc)}
+    index = LexicalIndex.build(list(texts), list(texts.values()))
+    index = index.with_changes([], random.Random(1).sample(list(texts), 20), "g1")  # dead chunks too
+    assert len(index.segments) > 2
+    questions = [q["question"] for p in cmrc for q in p["qas"]][:150] + QUESTIONS
+    for question in questions:
+        for k in (1, 3, 10):
+            assert index.search(question, k) == index.search(question, len(texts))[:k], question

@@ -241,7 +241,11 @@ def _retriever(db, chroma_url, collection, ingest_paths, tokenizer, mode) -> Any
         raise DocQAError("give `db` (a store made by `zhllama qa ingest PATH --db DIR`) or `chroma_url`")
     store = open_store(db, chroma_url, collection, create=bool(ingest_paths))
     if ingest_paths:
-        print_ingest_report(_ingest(list(ingest_paths), store, tokenizer), store, quiet=True)
+        from zhllama.cli.progress import IngestProgressLine
+
+        with IngestProgressLine() as progress:
+            report = _ingest(list(ingest_paths), store, tokenizer, on_progress=progress)
+        print_ingest_report(report, store, quiet=True)
     if store.count() == 0:
         raise DocQAError(
             f"the store at {store.location} holds no documents: ingest some first "

@@ -278,17 +278,8 @@ class LexicalIndex:
         idf = np.log1p((live_count - df + 0.5) / (df + 0.5)) * repeats
         candidates: list[tuple[float, bytes]] = []
         for segment, per_term, norm in zip(self.segments, found, norms, strict=True):
-            scores = np.zeros(len(segment.ids), dtype=np.float32)
-            for t, (docs, tfs) in enumerate(per_term):
-                if len(docs):
-                    tf = np.asarray(tfs, dtype=np.float32)
-                    scores[docs] += np.float32(idf[t]) * tf * (K1 + 1) / (tf + norm[docs])
-            scores[~segment.live] = 0
-            positive = np.flatnonzero(scores > 0)
-            if len(positive) > k:
-                kth = -np.partition(-scores[positive], k - 1)[k - 1]
-                positive = positive[scores[positive] >= kth]
-            candidates += [(float(scores[i]), bytes(segment.ids[i])) for i in positive]
+            best, scores = _segment_top(per_term, idf, norm, segment.live, k)
+            candidates += [(float(scores[i]), bytes(segment.ids[i])) for i in best]
         candidates.sort(key=lambda pair: (-pair[0], pair[1]))
         return [(chunk_id.decode(), score) for score, chunk_id in candidates[:k]]
 
@@ -395,6 +386,45 @@ def _tier(segment: Segment) -> int:
     """The size tier of a segment: its postings in powers of ``MERGE_FANOUT`` above ``SEGMENT_POSTINGS``."""
     postings = max(1, len(segment.docs) // SEGMENT_POSTINGS)
     return int(np.log(postings) / np.log(MERGE_FANOUT))
+
+
+def _segment_top(
+    per_term: list[tuple[np.ndarray, np.ndarray]], idf: np.ndarray, norm: np.ndarray, live: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(positions, scores)``: the live chunks of one segment that can be among the ``k`` best (every
+    one of the ``k`` best, and ties), and the BM25 scores of the segment's chunks.
+
+    Exact, with MaxScore pruning: terms are added rarest first (a term adds at most ``idf * (k1 + 1)``
+    to a chunk); before a long posting list, when what the terms still to come can add is less than
+    the k-th best score so far, no chunk below ``that score - what can come`` can reach the top, and
+    the remaining terms are added only for the chunks that still can. The common characters of a
+    question have the longest lists and the least weight, so most of their postings are skipped."""
+    scores = np.zeros(len(norm), dtype=np.float32)
+    bounds = idf * (K1 + 1)
+    order = np.argsort(-bounds, kind="stable")
+    still_to_come = np.cumsum(bounds[order][::-1])[::-1]
+    contenders: np.ndarray | None = None
+    for rank, t in enumerate(order):
+        docs, tfs = per_term[t]
+        if not len(docs):
+            continue
+        if contenders is None and rank and len(docs) > len(norm) // 16:
+            live_scores = np.where(live, scores, 0)
+            if np.count_nonzero(live_scores) >= k:
+                kth = -np.partition(-live_scores, k - 1)[k - 1]
+                if still_to_come[rank] * (1 + 1e-5) < kth:
+                    contenders = live_scores + np.float32(still_to_come[rank] * (1 + 1e-5)) >= kth
+        if contenders is not None:
+            keep = contenders[docs]
+            docs, tfs = docs[keep], tfs[keep]
+        tf = np.asarray(tfs, dtype=np.float32)
+        scores[docs] += np.float32(idf[t]) * tf * (K1 + 1) / (tf + norm[docs])
+    scores[~live] = 0
+    positive = np.flatnonzero(scores > 0)
+    if len(positive) > k:
+        kth = -np.partition(-scores[positive], k - 1)[k - 1]
+        positive = positive[scores[positive] >= kth]
+    return positive, scores
 
 
 def merged_tiers(segments: list[Segment], folder: Path) -> list[Segment]:
