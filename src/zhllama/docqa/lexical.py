@@ -173,13 +173,18 @@ class Segment:
             raise DocQAError(f"lexical segment {directory} is inconsistent")
         return cls(**arrays, live=live, name=directory.name, directory=directory.parent)
 
-    def postings(self, term: int) -> tuple[np.ndarray, np.ndarray]:
-        """``(docs, tfs)`` of ``term`` in this segment (empty arrays when it does not occur)."""
-        at = int(np.searchsorted(self.terms, term))
-        if at == len(self.terms) or self.terms[at] != term:
-            return self.docs[:0], self.tfs[:0]
-        return self.docs[self.offsets[at] : self.offsets[at + 1]], self.tfs[
-            self.offsets[at] : self.offsets[at + 1]
+    def postings(self, wanted: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``(docs, tfs)`` of each term of ``wanted`` in this segment (empty where it does not occur),
+        as plain arrays over the memory maps (slicing a ``memmap`` costs more than the lookup)."""
+        terms, offsets = np.asarray(self.terms), np.asarray(self.offsets)
+        docs, tfs = np.asarray(self.docs), np.asarray(self.tfs)
+        at = np.minimum(np.searchsorted(terms, wanted), max(len(terms) - 1, 0))
+        present = (terms[at] == wanted) if len(terms) else np.zeros(len(wanted), dtype=bool)
+        return [
+            (docs[offsets[a] : offsets[a + 1]], tfs[offsets[a] : offsets[a + 1]])
+            if hit
+            else (docs[:0], tfs[:0])
+            for a, hit in zip(at.tolist(), present.tolist(), strict=True)
         ]
 
     def positions(self, chunk_ids: Iterable[str]) -> np.ndarray:
@@ -269,7 +274,7 @@ class LexicalIndex:
         live_count, norms = self._statistics()
         if live_count == 0:
             return []
-        found = [[segment.postings(int(term)) for term in unique] for segment in self.segments]
+        found = [segment.postings(unique) for segment in self.segments]
         df = np.zeros(len(unique))
         for segment, per_term in zip(self.segments, found, strict=True):
             everyone_alive = bool(segment.live.all())
@@ -392,39 +397,58 @@ def _segment_top(
     per_term: list[tuple[np.ndarray, np.ndarray]], idf: np.ndarray, norm: np.ndarray, live: np.ndarray, k: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(positions, scores)``: the live chunks of one segment that can be among the ``k`` best (every
-    one of the ``k`` best, and ties), and the BM25 scores of the segment's chunks.
+    one of the ``k`` best, and ties) and their BM25 scores.
 
     Exact, with MaxScore pruning: terms are added rarest first (a term adds at most ``idf * (k1 + 1)``
     to a chunk); before a long posting list, when what the terms still to come can add is less than
-    the k-th best score so far, no chunk below ``that score - what can come`` can reach the top, and
-    the remaining terms are added only for the chunks that still can. The common characters of a
-    question have the longest lists and the least weight, so most of their postings are skipped."""
-    scores = np.zeros(len(norm), dtype=np.float32)
+    the k-th best score so far, no chunk the terms so far have not lifted to ``that score - what can
+    come`` can reach the top, and the remaining terms are added only for the chunks that still can.
+    The common characters of a question have the longest lists and the least weight, so most of
+    their postings are skipped; the check looks only at the chunks touched so far."""
+    size = len(norm)
+    scores = np.zeros(size, dtype=np.float32)
     bounds = idf * (K1 + 1)
     order = np.argsort(-bounds, kind="stable")
-    still_to_come = np.cumsum(bounds[order][::-1])[::-1]
-    contenders: np.ndarray | None = None
+    still_to_come = np.cumsum(bounds[order][::-1])[::-1] * (1 + 1e-5) + 1e-6
+    touched: list[np.ndarray] = []
+    contenders: np.ndarray | None = None  # positions that can still reach the top k, once pruning
     for rank, t in enumerate(order):
         docs, tfs = per_term[t]
         if not len(docs):
             continue
-        if contenders is None and rank and len(docs) > len(norm) // 16:
-            live_scores = np.where(live, scores, 0)
-            if np.count_nonzero(live_scores) >= k:
-                kth = -np.partition(-live_scores, k - 1)[k - 1]
-                if still_to_come[rank] * (1 + 1e-5) < kth:
-                    contenders = live_scores + np.float32(still_to_come[rank] * (1 + 1e-5)) >= kth
+        if contenders is None and touched and len(docs) > size // 16:
+            seen = _live_positions(touched, scores, live)
+            if len(seen) >= k:
+                kth = -np.partition(-scores[seen], k - 1)[k - 1]
+                if kth > 0 and still_to_come[rank] < kth:
+                    contenders = seen[scores[seen] + np.float32(still_to_come[rank]) >= kth]
+                    wanted = np.zeros(size, dtype=bool)
+                    wanted[contenders] = True
         if contenders is not None:
-            keep = contenders[docs]
+            keep = np.flatnonzero(wanted[docs])
             docs, tfs = docs[keep], tfs[keep]
-        tf = np.asarray(tfs, dtype=np.float32)
+        else:
+            touched.append(docs)
+        tf = tfs.astype(np.float32)
         scores[docs] += np.float32(idf[t]) * tf * (K1 + 1) / (tf + norm[docs])
-    scores[~live] = 0
-    positive = np.flatnonzero(scores > 0)
+    positive = contenders if contenders is not None else _live_positions(touched, scores, live)
+    positive = positive[scores[positive] > 0]
     if len(positive) > k:
         kth = -np.partition(-scores[positive], k - 1)[k - 1]
         positive = positive[scores[positive] >= kth]
     return positive, scores
+
+
+def _live_positions(touched: list[np.ndarray], scores: np.ndarray, live: np.ndarray) -> np.ndarray:
+    """The live positions in the posting lists ``touched`` (those with a score), sorted: from the
+    lists while they are short, from the scores once they cover much of the segment."""
+    if sum(len(docs) for docs in touched) > len(scores) // 8:
+        seen = np.flatnonzero(scores)
+    elif len(touched) > 1:
+        seen = np.unique(np.concatenate(touched))
+    else:
+        seen = np.asarray(touched[0] if touched else [], dtype=np.int64)
+    return seen[live[seen]]
 
 
 def merged_tiers(segments: list[Segment], folder: Path) -> list[Segment]:
