@@ -21,6 +21,7 @@ the BM25 index lives beside this machine's cache, and the same rows are measured
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -106,6 +107,7 @@ def search_process(options: argparse.Namespace) -> None:
     print(
         json.dumps(
             {
+                "chunks": store.count(),
                 "load_s": load,
                 "p50_ms": statistics.median(latencies),
                 "p95_ms": latencies[int(0.95 * len(latencies)) - 1],
@@ -130,6 +132,8 @@ def rebuild_seconds(db: Path, chroma_url: str | None, collection: str) -> float:
 def measure(size: int, root: Path, options: argparse.Namespace, per_chunk: float) -> str:
     docs, db = root / f"docs-{size}", root / f"db-{size}"
     collection = f"scale{size}"
+    if options.reuse and db.exists():
+        return measure_store(size, db, options, "—", "—")
     files = write_corpus(docs, int(size * per_chunk), options.assets)
     zhllama = str(Path(sys.executable).with_name("zhllama"))
     split = ["--chunk-tokens", str(options.chunk_tokens), "--overlap-tokens", str(options.overlap_tokens)]
@@ -143,6 +147,14 @@ def measure(size: int, root: Path, options: argparse.Namespace, per_chunk: float
         raise SystemExit(f"ingest of {size} chunks failed:\n{result.stderr[-3000:]}")
     report = json.loads(result.stdout.strip().splitlines()[-1])
     chunks = sum(f["chunks"] for f in report["files"])
+    if not options.keep:
+        shutil.rmtree(docs)
+    return measure_store(size, db, options, f"{files:,}", f"{ingest:,.0f} s ({chunks / ingest:,.0f}/s)")
+
+
+def measure_store(size: int, db: Path, options: argparse.Namespace, files: str, ingest: str) -> str:
+    """The row of one size: ``files`` and ``ingest`` as measured (or "—" for a store reused)."""
+    collection = f"scale{size}"
     rebuild = rebuild_seconds(db, options.chroma_url, collection)
     search = subprocess.run(
         [sys.executable, __file__, "--search-process", "--assets", str(options.assets)]
@@ -155,14 +167,11 @@ def measure(size: int, root: Path, options: argparse.Namespace, per_chunk: float
         raise SystemExit(f"search over {size} chunks failed:\n{search.stderr[-3000:]}")
     s = json.loads(search.stdout.strip().splitlines()[-1])
     on_disk = f"{folder_mib(db):,.0f} MiB" if db.exists() else "server"
-    row = (
-        f"| {chunks:,} | {files:,} | {ingest:,.0f} s ({chunks / ingest:,.0f}/s) | {on_disk} | "
+    return (
+        f"| {s['chunks']:,} | {files} | {ingest} | {on_disk} | "
         f"{rebuild:.1f} s / {s['load_s'] * 1000:.0f} ms | {s['p50_ms']:.1f} / {s['p95_ms']:.1f} ms | "
         f"{s['rss']:,.0f} MiB ({s['anon']:,.0f} anon + {s['file']:,.0f} file), peak {s['peak']:,.0f} |"
     )
-    if not options.keep:
-        shutil.rmtree(docs)
-    return row
 
 
 def main() -> None:
@@ -174,8 +183,11 @@ def main() -> None:
     parser.add_argument("--chroma-url")
     parser.add_argument("--collection", default="docqa")
     parser.add_argument("--db", type=Path)
-    parser.add_argument("--work", type=Path, help="folder for corpora and stores [default: a temporary one]")
-    parser.add_argument("--keep", action="store_true", help="keep the written corpora")
+    parser.add_argument(
+        "--work", type=Path, help="folder for corpora and stores, kept [default: a temporary one]"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the written corpora too")
+    parser.add_argument("--reuse", action="store_true", help="measure the stores already in --work again")
     parser.add_argument("--assets", type=Path, default=assets_dir())
     parser.add_argument("--search-process", action="store_true", help=argparse.SUPPRESS)
     options = parser.parse_args()
@@ -191,9 +203,11 @@ def main() -> None:
     )
     print("| chunks | files | ingest | store on disk | BM25 build / load | query p50 / p95 | search RSS |")
     print("|---|---|---|---|---|---|---|")
-    with tempfile.TemporaryDirectory(dir=options.work) as tmp:
+    with contextlib.ExitStack() as stack:
+        work = options.work or Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        work.mkdir(parents=True, exist_ok=True)
         for size in (int(n) for n in options.chunks.split(",")):
-            print(measure(size, Path(tmp), options, per_chunk), flush=True)
+            print(measure(size, work, options, per_chunk), flush=True)
 
 
 if __name__ == "__main__":
