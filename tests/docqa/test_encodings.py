@@ -37,3 +37,11 @@ def test_bytes_with_nul_that_are_not_utf16_are_binary():
 def test_random_bytes_are_refused_with_a_reason():
     with pytest.raises(UndecodableError, match=r"not valid|unknown encoding"):
         decode_bytes(bytes(range(128, 256)) * 3)
+
+
+def test_utf8_cut_inside_its_last_character_keeps_everything_before_it():
+    whole = "长江是中国最长的河流。黄河".encode()
+    for cut in (1, 2):  # 黄/河 are three bytes each: one or two bytes of the last one are left
+        assert decode_bytes(whole[:-cut]) == ("长江是中国最长的河流。黄", "utf-8")
+    with pytest.raises(UndecodableError):
+        decode_bytes(whole[:4] + b"\xff" + whole[4:])  # a bad byte inside is not a cut end

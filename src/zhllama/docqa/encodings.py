@@ -73,6 +73,15 @@ def _strict(data: bytes, encoding: str) -> str | None:
         return None
 
 
+def _utf8_cut_short(data: bytes) -> str | None:
+    """``data`` as UTF-8 when it is valid but for an incomplete character at its very end (a file cut
+    off mid-write, or by ``head -c``): that broken tail, at most 3 bytes, is dropped."""
+    try:
+        return codecs.getincrementaldecoder("utf-8")().decode(data, final=False)
+    except UnicodeDecodeError:
+        return None
+
+
 def decode_bytes(data: bytes) -> tuple[str, str]:
     """Return ``(text, encoding)`` for ``data``; raise ``UndecodableError`` for binary or unknown bytes."""
     for bom, encoding in _BOMS:
@@ -84,6 +93,8 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
                 )
             return text, encoding
     text = _strict(data, "utf-8")
+    if text is None:
+        text = _utf8_cut_short(data)
     if text is not None and "\x00" not in text:
         return text, "utf-8"
     if (len(data) % 2 == 0 and b"\x00" in data) or (len(data) % 2 == 0 and text is None):
