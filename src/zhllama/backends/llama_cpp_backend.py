@@ -15,8 +15,10 @@ token of prompt and reply), and applies top-k/top-p before the temperature (tran
 Greedy decoding without a repetition penalty is the same computation in both.
 """
 
+import contextlib
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +64,38 @@ def llama_cpp_kwargs(
     return dict(rope_scaling.plan(config, target, rope_method).llama_cpp()["settings"]["kwargs"])
 
 
+_MODEL_PARAMS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _no_amx_on_amx_cpus() -> Iterator[None]:
+    """Build ``Llama``s without llama.cpp's extra weight buffers (AMX, repacking) on a CPU with AMX.
+
+    llama.cpp's AMX matrix multiplication crashes the process (a segfault) on quantized weights
+    (Q4_0, Q8_0, Q4_K...) on such CPUs (ggml-org/llama.cpp#20824, open); f32/f16 files never use it.
+    ``llama_model_params.use_extra_bufts`` turns it off, but llama-cpp-python's ``Llama`` has no
+    argument for it, so its default parameters are wrapped while a ``Llama`` is built.
+    """
+    import llama_cpp
+
+    if b"AMX_INT8 = 1" not in llama_cpp.llama_print_system_info():
+        yield
+        return
+    with _MODEL_PARAMS_LOCK:
+        default = llama_cpp.llama_cpp.llama_model_default_params
+
+        def without_extra_buffers() -> Any:
+            params = default()
+            params.use_extra_bufts = False
+            return params
+
+        llama_cpp.llama_cpp.llama_model_default_params = without_extra_buffers
+        try:
+            yield
+        finally:
+            llama_cpp.llama_cpp.llama_model_default_params = default
+
+
 class LlamaCppBackend(BackendBase):
     """Generate with a ``llama_cpp.Llama`` (see ``from_gguf``)."""
 
@@ -102,7 +136,8 @@ class LlamaCppBackend(BackendBase):
             kwargs["n_threads"] = n_threads
         kwargs.update(llama_kwargs)
         try:
-            llama = Llama(model_path=str(path), verbose=verbose, **kwargs)
+            with _no_amx_on_amx_cpus():
+                llama = Llama(model_path=str(path), verbose=verbose, **kwargs)
         except (ValueError, RuntimeError, OSError) as exc:  # llama.cpp says only "Failed to load model"
             raise BackendError(
                 f"llama.cpp cannot load {str(path)!r} ({exc}): is the file complete and a GGUF this "

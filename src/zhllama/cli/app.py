@@ -5,6 +5,7 @@ import click
 from zhllama import __version__
 from zhllama.cli import (
     chat,
+    convert,
     doctor,
     eval,
     gguf,
@@ -26,5 +27,19 @@ def main() -> None:
     """Chinese-LLaMA-2 / Chinese-Alpaca-2 in the tools you already use."""
 
 
-for _module in (chat, doctor, eval, gguf, privategpt, qa, rope, summarize, template, tokenizer, vllm, webui):
+for _module in (
+    chat,
+    convert,
+    doctor,
+    eval,
+    gguf,
+    privategpt,
+    qa,
+    rope,
+    summarize,
+    template,
+    tokenizer,
+    vllm,
+    webui,
+):
     main.add_command(getattr(_module, "command", None) or _module.group)
