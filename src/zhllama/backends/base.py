@@ -7,6 +7,7 @@ plus a ``ReplyBuilder`` to the backend's ``_generate``, which only runs its runt
 counting goes through the same ``tokenizer`` in every backend.
 """
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,12 +39,57 @@ def reply_budget(prompt_tokens: int, max_new_tokens: int, context_window: int) -
     return min(max_new_tokens, room)
 
 
+CFG_RUNTIMES = ("transformers",)
+"""The runtimes with CFG sampling (``Backend.name``, ``ModelSpec.kind``)."""
+
+
+def check_guidance(
+    guidance_scale: float,
+    negative_prompt: str | None,
+    runtime: str = "transformers",
+    speculative: bool = False,
+) -> None:
+    """Refuse CFG settings ``runtime`` cannot honour: a scale that is not a finite number, a negative
+    prompt with CFG off (scale 1), CFG on a runtime without it, CFG with speculative decoding."""
+    if (
+        isinstance(guidance_scale, bool)
+        or not isinstance(guidance_scale, int | float)
+        or not math.isfinite(guidance_scale)
+    ):
+        raise BackendError(f"`guidance_scale` must be a finite number (1 = no CFG), not {guidance_scale!r}")
+    if guidance_scale == 1:
+        if negative_prompt is not None:
+            raise BackendError(
+                "a `negative_prompt` needs CFG: set `guidance_scale` to something other than 1 (e.g. 1.5)"
+            )
+        return
+    if runtime not in CFG_RUNTIMES:
+        raise BackendError(
+            f"`guidance_scale` (CFG sampling) runs on the transformers backend only; {runtime} has no CFG: "
+            "leave it at 1, or answer with a model folder (`model`)"
+        )
+    if speculative:
+        raise BackendError(
+            "`guidance_scale` (CFG) and speculative decoding (`draft`, `lookup`) do not combine in "
+            "transformers: drop one of them"
+        )
+
+
+def negative_messages(messages: Messages, negative_prompt: str) -> list[dict[str, Any]]:
+    """The conversation CFG contrasts with (upstream's ``--negative_prompt``): the same turns in the
+    same template, with ``negative_prompt`` as the system prompt."""
+    turns = [dict(message) for message in messages if message.get("role") != "system"]
+    return [{"role": "system", "content": negative_prompt}, *turns]
+
+
 @dataclass(frozen=True)
 class GenerationRequest:
     """One generation as a backend's runtime sees it.
 
     ``ids`` is the prompt (BOS first), ``max_tokens`` the reply budget within the context window,
     ``greedy`` already folds in temperature 0 (the OpenAI and LangChain convention).
+    ``guidance_scale`` is CFG's (1: off); ``negative_ids`` the negative prompt's ids (None with CFG
+    on: transformers' default, the prompt's last token).
     """
 
     messages: Messages
@@ -53,14 +99,18 @@ class GenerationRequest:
     sampling: Sampling
     greedy: bool
     seed: int | None
+    guidance_scale: float = 1.0
+    negative_ids: list[int] | None = None
 
 
 class BackendBase:
     """The shared half of every backend; subclasses set ``name`` and ``tokenizer`` and implement
-    ``context_window`` and ``_generate``."""
+    ``context_window`` and ``_generate``; ``speculative`` says whether the runtime runs a draft model
+    or prompt lookup (``_generate`` of a runtime in ``CFG_RUNTIMES`` honours ``guidance_scale``)."""
 
     name: str
     tokenizer: Any
+    speculative = False
 
     @property
     def context_window(self) -> int:
@@ -82,10 +132,16 @@ class BackendBase:
         on_text: Callable[[str], None] | None = None,
         greedy: bool = False,
         seed: int | None = None,
+        guidance_scale: float = 1.0,
+        negative_prompt: str | None = None,
     ) -> Completion:
         """See ``zhllama.backends.Backend.complete``."""
+        check_guidance(guidance_scale, negative_prompt, self.name, self.speculative)
         chosen = resolve_template(template)
         ids = self.prompt_ids(messages, chosen)
+        negative_ids = None
+        if negative_prompt is not None:
+            negative_ids = self.prompt_ids(negative_messages(messages, negative_prompt), chosen)
         request = GenerationRequest(
             messages=messages,
             template=chosen,
@@ -94,6 +150,8 @@ class BackendBase:
             sampling=sampling,
             greedy=greedy or sampling.temperature <= 0,
             seed=seed,
+            guidance_scale=float(guidance_scale),
+            negative_ids=negative_ids,
         )
         reply = ReplyBuilder(stop, on_text)
         finish, prompt_tokens, completion_tokens = self._generate(request, reply)
