@@ -82,6 +82,33 @@ def test_llama_cpp_speculation_gives_the_greedy_tokens(
     assert greedy(llama_cpp_speculating[how], question, penalty) == expected
 
 
+@pytest.mark.parametrize("how", ["draft", "lookup"])
+def test_a_speculating_backend_constrains_to_a_json_schema_as_without(
+    transformers_backend, llama_cpp_backend, transformers_speculating, llama_cpp_speculating, how
+):
+    """Grammar state follows accepted tokens only: a schema-constrained greedy reply is the same document
+    with speculation on (transformers generates it without speculation, llama.cpp with)."""
+    schema = {
+        "type": "object",
+        "properties": {"name": {"type": "string", "maxLength": 4}},
+        "required": ["name"],
+        "additionalProperties": False,
+    }
+    sampling = Sampling(max_new_tokens=24)
+    for plain, speculating in [
+        (transformers_backend, transformers_speculating[how]),
+        (llama_cpp_backend, llama_cpp_speculating[how]),
+    ]:
+        replies = [
+            backend.complete(
+                [{"role": "user", "content": QUOTING}], sampling=sampling, greedy=True, json_schema=schema
+            )
+            for backend in (plain, speculating)
+        ]
+        assert set(json.loads(replies[1].text)) == {"name"}
+        assert replies[0].text == replies[1].text
+
+
 def test_a_derived_draft_is_the_models_first_layers_with_its_embeddings_and_head(
     tiny_draft_dir, tiny_model_dir
 ):

@@ -8,10 +8,11 @@ counting goes through the same ``tokenizer`` in every backend.
 """
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from zhllama.backends.json_schema import bound_schema
 from zhllama.backends.protocol import BackendError, Completion, FinishReason, Messages
 from zhllama.backends.reply import ReplyBuilder
 from zhllama.core.sampling import UPSTREAM, Sampling
@@ -88,6 +89,8 @@ class GenerationRequest:
 
     ``ids`` is the prompt (BOS first), ``max_tokens`` the reply budget within the context window,
     ``greedy`` already folds in temperature 0 (the OpenAI and LangChain convention).
+    ``json_schema``, when given, is the schema the reply must be a document of, already bounded to
+    ``max_tokens`` (``json_schema.bound_schema``): the runtime constrains decoding to it.
     ``guidance_scale`` is CFG's (1: off); ``negative_ids`` the negative prompt's ids (None with CFG
     on: transformers' default, the prompt's last token).
     """
@@ -99,18 +102,25 @@ class GenerationRequest:
     sampling: Sampling
     greedy: bool
     seed: int | None
+    json_schema: dict[str, Any] | None = None
     guidance_scale: float = 1.0
     negative_ids: list[int] | None = None
 
 
 class BackendBase:
     """The shared half of every backend; subclasses set ``name`` and ``tokenizer`` and implement
-    ``context_window`` and ``_generate``; ``speculative`` says whether the runtime runs a draft model
-    or prompt lookup (``_generate`` of a runtime in ``CFG_RUNTIMES`` honours ``guidance_scale``)."""
+    ``model_name``, ``context_window`` and ``_generate``; ``speculative`` says whether the runtime runs
+    a draft model or prompt lookup (``_generate`` of a runtime in ``CFG_RUNTIMES`` honours
+    ``guidance_scale``)."""
 
     name: str
     tokenizer: Any
     speculative = False
+
+    @property
+    def model_name(self) -> str:
+        """Which model answers: its folder, its GGUF file, or the server's model id."""
+        raise NotImplementedError
 
     @property
     def context_window(self) -> int:
@@ -132,6 +142,7 @@ class BackendBase:
         on_text: Callable[[str], None] | None = None,
         greedy: bool = False,
         seed: int | None = None,
+        json_schema: Mapping[str, Any] | None = None,
         guidance_scale: float = 1.0,
         negative_prompt: str | None = None,
     ) -> Completion:
@@ -142,14 +153,16 @@ class BackendBase:
         negative_ids = None
         if negative_prompt is not None:
             negative_ids = self.prompt_ids(negative_messages(messages, negative_prompt), chosen)
+        max_tokens = reply_budget(len(ids), sampling.max_new_tokens, self.context_window)
         request = GenerationRequest(
             messages=messages,
             template=chosen,
             ids=ids,
-            max_tokens=reply_budget(len(ids), sampling.max_new_tokens, self.context_window),
+            max_tokens=max_tokens,
             sampling=sampling,
             greedy=greedy or sampling.temperature <= 0,
             seed=seed,
+            json_schema=None if json_schema is None else bound_schema(json_schema, max_tokens),
             guidance_scale=float(guidance_scale),
             negative_ids=negative_ids,
         )

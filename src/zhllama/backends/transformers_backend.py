@@ -2,7 +2,8 @@
 
 The prompt goes in as ids from ``encode_messages``; text comes out through an incremental
 decoder that never emits half a character, and stop sequences end ``generate`` through a
-stopping criterion, so nothing past the stop is computed.
+stopping criterion, so nothing past the stop is computed. A JSON schema constrains decoding
+through xgrammar (``constrained_decoding``).
 """
 
 import contextlib
@@ -31,6 +32,9 @@ class TransformersBackend(BackendBase):
     ``draft_model`` (a loaded model with the same vocabulary) or ``lookup`` (prompt lookup, that many
     tokens proposed per step). CFG sampling (``complete(guidance_scale=..., negative_prompt=...)``)
     is transformers' ``UnbatchedClassifierFreeGuidanceLogitsProcessor``, as upstream's scripts use it.
+    A reply constrained to a JSON schema is generated without speculation: xgrammar's processor
+    advances its grammar state on every position it sees, and assisted generation shows it draft
+    tokens that may be rejected (the reply is the same; only the speed-up is lost).
     """
 
     name = "transformers"
@@ -86,6 +90,10 @@ class TransformersBackend(BackendBase):
         return cls(model, tokenizer, context_window=context, draft_model=draft_model, lookup=lookup)
 
     @property
+    def model_name(self) -> str:
+        return str(getattr(self.model, "name_or_path", "") or self.model.config.name_or_path)
+
+    @property
     def context_window(self) -> int:
         return self._context_window
 
@@ -106,9 +114,17 @@ class TransformersBackend(BackendBase):
         }
         if not request.greedy:
             settings.update(temperature=sampling.temperature, top_k=sampling.top_k, top_p=sampling.top_p)
-        if self.draft_model is not None:
+        speculate = request.json_schema is None
+        if request.json_schema is not None:
+            from zhllama.backends.constrained_decoding import xgrammar_logits_processor
+
+            vocab_size = int(self.model.config.vocab_size)
+            settings["logits_processor"] = [
+                xgrammar_logits_processor(self.tokenizer, vocab_size, request.json_schema)
+            ]
+        if speculate and self.draft_model is not None:
             settings["assistant_model"] = self.draft_model
-        if self.lookup is not None:
+        if speculate and self.lookup is not None:
             settings.update(prompt_lookup_num_tokens=self.lookup, max_matching_ngram_size=LOOKUP_NGRAM)
         if request.guidance_scale != 1:
             settings["guidance_scale"] = request.guidance_scale
@@ -118,7 +134,7 @@ class TransformersBackend(BackendBase):
                     negative_prompt_ids=negative, negative_prompt_attention_mask=torch.ones_like(negative)
                 )
         input_ids = torch.tensor([request.ids], device=self.model.device)
-        with self._lock, torch.inference_mode(), _quiet_assisted_generation(self.draft_model is not None):
+        with self._lock, torch.inference_mode(), _quiet_assisted_generation("assistant_model" in settings):
             if request.seed is not None:
                 torch.manual_seed(request.seed)
             output = self.model.generate(
