@@ -178,6 +178,42 @@ def tiny_gguf(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 @pytest.fixture(scope="session")
+def tiny_draft_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A self-speculative draft of the tiny model: its first layer with its embeddings and head."""
+    from zhllama.checkpoints.draft import derive_draft
+
+    return derive_draft(tiny_model_dir, tmp_path_factory.mktemp("draft") / "tiny-draft", layers=1)
+
+
+@pytest.fixture(scope="session")
+def tiny_draft_gguf(tiny_draft_dir: Path) -> Path:
+    """The derived draft as an f32 GGUF, for llama.cpp's speculative decoding."""
+    from zhllama.checkpoints.gguf import export_gguf
+
+    return export_gguf(tiny_draft_dir, tiny_draft_dir.parent / "tiny-draft.f32.gguf")
+
+
+@pytest.fixture(scope="session")
+def foreign_vocabulary_dir(assets: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A one-layer random Llama with Llama-2's 32,000-piece vocabulary: a draft that cannot serve
+    the family's 55,296-piece models."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    folder = tmp_path_factory.mktemp("foreign") / "llama-2-vocabulary"
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=32000, hidden_size=64, intermediate_size=128, num_hidden_layers=1, num_attention_heads=2,
+        max_position_embeddings=256, tie_word_embeddings=True,
+    )  # fmt: skip
+    LlamaForCausalLM(config).save_pretrained(folder)
+    (folder / "tokenizer.model").write_bytes(
+        (assets / "tokenizers" / "llama-2" / "tokenizer.model").read_bytes()
+    )
+    return folder
+
+
+@pytest.fixture(scope="session")
 def llama_cpp_backend(tiny_gguf: Path):
     from zhllama.backends import LlamaCppBackend
 

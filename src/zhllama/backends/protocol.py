@@ -61,6 +61,10 @@ class Backend(Protocol):
     against it (bounded to fit the reply, see ``zhllama.backends.json_schema``). Backends serialise
     calls on one local runtime; a server backend may run calls concurrently.
 
+    ``guidance_scale`` other than 1 switches on CFG sampling (upstream's ``--guidance_scale``), with
+    ``negative_prompt`` as the contrasting system prompt (upstream's ``--negative_prompt``); only the
+    transformers backend has it, the others raise ``BackendError``. Scale 1 is no CFG, exactly.
+
     ``count_tokens(text)`` counts plain-text tokens as the model sees them (no BOS).
     ``context_window`` is the most tokens prompt plus reply may hold; ``model_name`` says which model
     answers (its folder, GGUF file or server model id).
@@ -79,6 +83,8 @@ class Backend(Protocol):
         greedy: bool = ...,
         seed: int | None = ...,
         json_schema: Mapping[str, Any] | None = ...,
+        guidance_scale: float = ...,
+        negative_prompt: str | None = ...,
     ) -> Completion: ...
 
     def count_tokens(self, text: str) -> int: ...

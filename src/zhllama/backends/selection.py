@@ -17,6 +17,7 @@ from pathlib import Path
 
 from zhllama.backends.openai_compatible import check_base_url
 from zhllama.backends.protocol import Backend
+from zhllama.backends.speculation import check_speculation
 from zhllama.checkpoints.model_loader import check_model_folder
 from zhllama.errors import ModelLoadError
 
@@ -30,13 +31,16 @@ NO_MODEL_MESSAGE = (
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Where the model is: ``kind`` is ``"transformers"``, ``"llama.cpp"`` or ``"openai"``."""
+    """Where the model is: ``kind`` is ``"transformers"``, ``"llama.cpp"`` or ``"openai"``; ``draft``
+    and ``lookup`` are its speculative decoding (``zhllama.backends.speculation``)."""
 
     kind: str
     location: str
     tokenizer: Path | None = None
     context: int | None = None
     timeout: float | None = None
+    draft: str | None = None
+    lookup: int | None = None
 
     @property
     def tokenizer_folder(self) -> Path | None:
@@ -53,9 +57,24 @@ def resolve_model(
     tokenizer: str | os.PathLike | None = None,
     context: int | None = None,
     timeout: float | None = None,
+    draft: str | os.PathLike | None = None,
+    lookup: int | None = None,
 ) -> ModelSpec:
-    """The model to use (at most one of ``model``/``gguf``/``openai_base_url``), without loading it."""
+    """The model to use (at most one of ``model``/``gguf``/``openai_base_url``), without loading it.
+
+    ``draft`` is a draft model of the same kind (a folder for ``model``, a GGUF file for ``gguf``);
+    ``lookup`` switches on prompt-lookup decoding. A server speculates on its own (vLLM:
+    ``zhllama vllm args --draft``), so neither goes with ``openai_base_url``.
+    """
     from zhllama.locations import default_model_dir
+
+    check_speculation(draft, lookup)
+    if openai_base_url is not None and (draft is not None or lookup is not None):
+        raise ModelLoadError(
+            "speculative decoding (`draft`, `lookup`) runs inside the server behind `openai_base_url`: "
+            "start the server with it (vLLM: `zhllama vllm args MODEL_DIR --draft DIR|ngram`)"
+        )
+    draft_path = str(Path(draft).expanduser()) if draft is not None else None
 
     given = [
         f"`{name}`"
@@ -70,7 +89,11 @@ def resolve_model(
         path = Path(gguf).expanduser()
         if not path.is_file():
             raise ModelLoadError(f"`gguf` {str(gguf)!r} is not a file: {NO_MODEL_MESSAGE}")
-        return ModelSpec("llama.cpp", str(path), tokenizer_dir, context)
+        if draft_path is not None and not Path(draft_path).is_file():
+            raise ModelLoadError(
+                f"`draft` {str(draft)!r} is not a file: with `gguf`, the draft is a GGUF file too"
+            )
+        return ModelSpec("llama.cpp", str(path), tokenizer_dir, context, draft=draft_path, lookup=lookup)
     if openai_base_url is not None:
         check_base_url(openai_base_url)
         if tokenizer_dir is None:
@@ -83,7 +106,12 @@ def resolve_model(
         raise ModelLoadError(NO_MODEL_MESSAGE)
     folder = Path(model).expanduser() if model is not None else default
     check_model_folder(folder)
-    return ModelSpec("transformers", str(folder), folder, context)
+    if draft_path is not None:
+        try:
+            check_model_folder(Path(draft_path))
+        except ModelLoadError as exc:
+            raise ModelLoadError(f"`draft`: {exc} (with `model`, the draft is a model folder too)") from None
+    return ModelSpec("transformers", str(folder), folder, context, draft=draft_path, lookup=lookup)
 
 
 def open_backend(spec: ModelSpec) -> Backend:
@@ -93,11 +121,15 @@ def open_backend(spec: ModelSpec) -> Backend:
     from zhllama.backends.transformers_backend import TransformersBackend
 
     if spec.kind == "llama.cpp":
-        return LlamaCppBackend.from_gguf(spec.location, context=spec.context)
+        return LlamaCppBackend.from_gguf(
+            spec.location, context=spec.context, draft=spec.draft, lookup=spec.lookup
+        )
     if spec.kind == "openai":
         options = {} if spec.timeout is None else {"timeout": spec.timeout}
         return OpenAICompatibleBackend(spec.location, spec.tokenizer, context_window=spec.context, **options)
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()
-    return TransformersBackend.from_pretrained(spec.location, context=spec.context)
+    return TransformersBackend.from_pretrained(
+        spec.location, context=spec.context, draft=spec.draft, lookup=spec.lookup
+    )

@@ -1,6 +1,7 @@
 """Load a local Hugging Face model folder with the family's tokenizer: ``zhllama.load``."""
 
 import os
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,12 @@ def check_model_folder(path: Path) -> None:
         raise ModelLoadError(f"{str(path)!r} has no config.json: pass a Hugging Face model folder")
     if not any(path.glob("*.safetensors")):
         found = sorted(p.name for p in path.glob("*.bin"))
-        detail = f" (found {', '.join(found)}: convert them to safetensors first)" if found else ""
+        detail = (
+            f" (found {', '.join(found)}: convert them to safetensors first, "
+            f"`{shlex.join(['zhllama', 'convert', str(path), f'{path}-safetensors'])}`)"
+            if found
+            else ""
+        )
         raise ModelLoadError(
             f"{str(path)!r} holds no *.safetensors weights{detail}; zhllama loads safetensors only"
         )

@@ -5,6 +5,7 @@ import click
 from zhllama import __version__
 from zhllama.cli import (
     chat,
+    convert,
     doctor,
     eval,
     gguf,
@@ -29,6 +30,7 @@ def main() -> None:
 
 for _module in (
     chat,
+    convert,
     doctor,
     eval,
     gguf,

@@ -34,5 +34,6 @@ def command(question: str, model, template: str | None, system: str | None, show
         greedy=model.greedy,
         seed=model.seed,
         on_text=lambda text: click.echo(text, nl=False),
+        **model.guidance(),
     )
     click.echo()

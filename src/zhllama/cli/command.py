@@ -17,12 +17,12 @@ _PARAMETER = re.compile(r"`(\w+)`")
 
 
 def as_options(message: str, command: click.Command) -> str:
-    """``message`` with each backticked parameter name that ``command`` has an option for
-    replaced by that option's flag."""
+    """``message`` with each backticked parameter name that ``command`` has an option for replaced by
+    that option's flag (an argument's by its name as the usage line shows it, ``MODEL_DIR``)."""
     flags = {
-        param.name: max(param.opts, key=len)
+        param.name: max(param.opts, key=len) if isinstance(param, click.Option) else param.human_readable_name
         for param in command.params
-        if isinstance(param, click.Option) and param.name
+        if isinstance(param, click.Option | click.Argument) and param.name
     }
     return _PARAMETER.sub(lambda match: flags.get(match.group(1), match.group(0)), message)
 

@@ -1,4 +1,5 @@
-"""`zhllama eval ...`: measure a model; `eval ppl` is long-context perplexity per RoPE method."""
+"""`zhllama eval ...`: measure a model; `eval ppl` is perplexity per length and RoPE method, of a model
+folder (transformers) or a GGUF file (llama.cpp) on the same windows."""
 
 import sys
 
@@ -34,8 +35,14 @@ def group() -> None:
 @click.option(
     "--max-windows", type=click.IntRange(min=1), default=None, help="At most N windows per file and length."
 )
-@click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]), default="float32")
-@click.option("--device", default="cpu", show_default=True)
+@click.option(
+    "--dtype",
+    type=click.Choice(["float32", "bfloat16", "float16"]),
+    default="float32",
+    help="Weights of a model folder (a GGUF keeps its own) [default: float32].",
+)
+@click.option("--device", default="cpu", show_default=True, help="For a model folder.")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="llama.cpp threads for a GGUF.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def ppl_command(
     model: str,
@@ -47,13 +54,22 @@ def ppl_command(
     max_windows: int | None,
     dtype: str,
     device: str,
+    threads: int | None,
     as_json: bool,
 ) -> None:
-    """Perplexity of MODEL over whole windows and over their last slice, per length and method."""
+    """Perplexity of MODEL (a model folder, or a GGUF file run by llama.cpp) over whole windows and
+    over their last slice, per length and method."""
+    from pathlib import Path
+
     from transformers.utils import logging as transformers_logging
 
     from zhllama.evaluation.sweep import format_table, run_perplexity
 
+    gguf = Path(model).expanduser().is_file()
+    if gguf and (dtype != "float32" or device != "cpu"):
+        raise click.UsageError("--dtype and --device apply to a model folder; a GGUF keeps its weight type")
+    if not gguf and threads is not None:
+        raise click.UsageError("--threads applies to a GGUF file (llama.cpp)")
     transformers_logging.disable_progress_bar()
     bar: dict[str, object] = {}
 
@@ -76,6 +92,7 @@ def ppl_command(
             max_windows_per_file=max_windows,
             dtype=dtype,
             device=device,
+            threads=threads,
             on_start=on_start,
             on_window=on_window,
         )
@@ -84,7 +101,9 @@ def ppl_command(
     if as_json:
         click.echo(result.to_json())
         return
-    click.echo(f"perplexity all / last {result.last} positions (* = plan's choice); {result.memory}")
+    click.echo(
+        f"perplexity all / last {result.last} positions (* = plan's choice); {result.dtype}; {result.memory}"
+    )
     click.echo(format_table(result))
     for row in result.rows:
         if row.seconds:

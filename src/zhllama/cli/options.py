@@ -60,6 +60,31 @@ _MODEL_OPTIONS = [
     ),
     click.option("--greedy", is_flag=True, help="Greedy decoding instead of upstream sampling."),
     click.option("--seed", type=int, default=None, help="Seed for sampling."),
+    click.option(
+        "--draft",
+        type=click.Path(),
+        default=None,
+        help="Speculative decoding with this draft model (same vocabulary): a folder for --model, a GGUF "
+        "for --gguf. Same output, faster when the draft agrees.",
+    ),
+    click.option(
+        "--lookup",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Speculative decoding by prompt lookup, proposing N tokens copied from the prompt (suits QA).",
+    ),
+    click.option(
+        "--guidance-scale",
+        type=float,
+        default=1.0,
+        show_default=True,
+        help="CFG sampling (transformers only; 1 = off), as upstream's --guidance_scale.",
+    ),
+    click.option(
+        "--negative-prompt",
+        default=None,
+        help="CFG's negative prompt: the system prompt of the contrasting prompt (needs --guidance-scale).",
+    ),
 ]
 
 
@@ -76,14 +101,34 @@ class ModelChoice:
     max_new_tokens: int | None
     greedy: bool
     seed: int | None
+    draft: str | None = None
+    lookup: int | None = None
+    guidance_scale: float = 1.0
+    negative_prompt: str | None = None
 
     def spec(self) -> Any:
-        """The ``ModelSpec`` of these options (nothing loaded yet)."""
+        """The ``ModelSpec`` of these options (nothing loaded yet); CFG settings the chosen runtime
+        cannot honour fail here, before any model loads."""
+        from zhllama.backends.base import check_guidance
         from zhllama.backends.selection import resolve_model
 
-        return resolve_model(
-            self.model, self.gguf, self.openai_base_url, self.tokenizer, self.context, self.timeout
+        spec = resolve_model(
+            self.model,
+            self.gguf,
+            self.openai_base_url,
+            self.tokenizer,
+            self.context,
+            self.timeout,
+            draft=self.draft,
+            lookup=self.lookup,
         )
+        speculative = spec.draft is not None or spec.lookup is not None
+        check_guidance(self.guidance_scale, self.negative_prompt, spec.kind, speculative)
+        return spec
+
+    def guidance(self) -> dict[str, Any]:
+        """The CFG keyword arguments of ``Backend.complete``."""
+        return {"guidance_scale": self.guidance_scale, "negative_prompt": self.negative_prompt}
 
     def sampling(self) -> Any:
         """Upstream's sampling with ``--max-new-tokens`` applied."""
@@ -111,6 +156,7 @@ class ModelChoice:
             seed=self.seed,
             on_text=on_text,
             on_call=on_call,
+            **self.guidance(),
         )
 
 

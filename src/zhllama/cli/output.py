@@ -1,5 +1,6 @@
-"""How the document QA commands print: ingest reports, the steps of a chain, an answer's sources."""
+"""How commands print: ingest reports, the steps of a chain, an answer's sources, progress bars."""
 
+import sys
 from typing import Any
 
 import click
@@ -46,3 +47,26 @@ class StepAnnouncer:
     def on_call(self, prompt_name: str, number: int) -> None:
         if self.kind != "stuff":
             click.secho(f"\n--- call {number}: {prompt_name} ---", dim=True, err=True)
+
+
+class Progress:
+    """A progress bar on stderr that appears with the first report, so that a command failing on its
+    input prints its error alone. ``progress(done, total)`` sets the position; use it as a context."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.bar: Any = None
+
+    def __call__(self, done: int, total: int, *_: Any) -> None:
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.length = total
+        self.bar.update(done - self.bar.pos)
+
+    def __enter__(self) -> "Progress":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)

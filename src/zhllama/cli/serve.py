@@ -182,4 +182,5 @@ def _served_model(model, spec, template, name):
         sampling=model.sampling(),
         greedy=model.greedy,
         seed=model.seed,
+        **model.guidance(),
     )

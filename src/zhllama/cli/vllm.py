@@ -33,6 +33,19 @@ def group() -> None:
     default=None,
     help="Where to write the chat template for --chat-template (default: ./TEMPLATE.jinja).",
 )
+@click.option(
+    "--draft",
+    default=None,
+    help="Speculative decoding: a draft model folder with the same vocabulary (e.g. Chinese-Alpaca-2-1.3B), "
+    "or 'ngram' (prompt lookup).",
+)
+@click.option(
+    "--speculative-tokens",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="Tokens proposed per step with --draft.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the vllm.LLM kwargs and notes as JSON instead.")
 def args_command(
     model_dir: str,
@@ -42,13 +55,22 @@ def args_command(
     tokenizer: str | None,
     tp: int,
     chat_template_file: str | None,
+    draft: str | None,
+    speculative_tokens: int,
     as_json: bool,
 ) -> None:
     """Write the chat template and print the `vllm serve` command for MODEL_DIR at CONTEXT tokens."""
     from zhllama.adapters.vllm.serving import serve_settings
 
     settings = serve_settings(
-        model_dir, context, method=method, template=template, tokenizer=tokenizer, tensor_parallel_size=tp
+        model_dir,
+        context,
+        method=method,
+        template=template,
+        tokenizer=tokenizer,
+        tensor_parallel_size=tp,
+        draft=draft,
+        speculative_tokens=speculative_tokens,
     )
     path = settings.write_chat_template(Path(chat_template_file or f"{settings.template}.jinja").resolve())
     if as_json:

@@ -46,6 +46,7 @@ class PromptRunner:
 
     ``on_call(prompt_name, number)`` runs before each call (number counts from 1), so a caller can
     label the steps of a refine or map-reduce chain. ``calls`` records every call made.
+    ``guidance_scale`` and ``negative_prompt`` are CFG's (``Backend.complete``).
     """
 
     backend: Backend
@@ -56,6 +57,8 @@ class PromptRunner:
     on_text: Callable[[str], None] | None = None
     on_call: Callable[[str, int], None] | None = None
     calls: list[Call] = field(default_factory=list)
+    guidance_scale: float = 1.0
+    negative_prompt: str | None = None
 
     def __post_init__(self) -> None:
         answer = answer_tokens(self.sampling.max_new_tokens, self.backend.context_window)
@@ -109,6 +112,8 @@ class PromptRunner:
             on_text=on_text,
             greedy=self.greedy,
             seed=self.seed,
+            guidance_scale=self.guidance_scale,
+            negative_prompt=self.negative_prompt,
         )
         seconds = time.perf_counter() - started
         self.calls.append(

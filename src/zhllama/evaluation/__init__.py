@@ -5,7 +5,8 @@
 - ``EVAL_METHODS`` / ``rope_request(method, config, length)``: what ``none``, ``pi``, ``ntk``,
   ``auto``, ``yarn``, ``dynamic``, ``dynamic_yarn`` mean as a ``zhllama.load`` request;
 - ``window_nll`` / ``perplexity``: per-position losses and the whole-window / last-slice perplexity;
-- ``run_perplexity(model_dir, ...)``: the sweep behind ``zhllama eval ppl``.
+- ``run_perplexity(model, ...)``: the sweep behind ``zhllama eval ppl``, of a model folder
+  (transformers) or a GGUF file (llama.cpp) on the same windows (``runtimes``).
 
 Importing this package imports neither torch nor transformers.
 """

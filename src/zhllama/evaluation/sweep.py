@@ -1,8 +1,9 @@
-"""``run_perplexity``: every (length, method) pair of a model on some text, through ``zhllama.load``.
+"""``run_perplexity``: every (length, method) pair of a model on some text, through zhllama's loaders.
 
-Each pair loads the model with the RoPE settings ``rope_request`` gives (so the numbers measure
-zhllama's own code path, ``plan`` included); pairs asking for the same settings at the same length
-(e.g. every method within the trained length) share one load and one measurement. Time and peak
+Each pair loads the model (a folder through ``zhllama.load``, a GGUF through llama.cpp) with the
+RoPE settings ``rope_request`` gives (so the numbers measure zhllama's own code path, ``plan``
+included); pairs asking for the same settings at the same length (e.g. every method within the
+trained length) share one load and one measurement. Time and peak
 memory are measured per pair: on CUDA the peak allocated memory of that pair, on CPU the process's
 resident-set high-water mark so far (the OS keeps no per-phase peak).
 """
@@ -10,7 +11,6 @@ resident-set high-water mark so far (the OS keeps no per-phase peak).
 import json
 import os
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,7 +19,7 @@ from typing import Any
 from zhllama.errors import ZhllamaError
 from zhllama.evaluation.corpus import cut_windows, read_corpus
 from zhllama.evaluation.methods import parse_lengths, parse_methods, plan_choice, rope_request
-from zhllama.evaluation.perplexity import perplexity, window_nll
+from zhllama.evaluation.perplexity import perplexity
 
 
 @dataclass(frozen=True)
@@ -63,9 +63,9 @@ class SweepResult:
 
 
 def _peak_memory_mib(device: str) -> tuple[float, str]:
-    import torch
-
     if device.startswith("cuda"):
+        import torch
+
         return torch.cuda.max_memory_allocated() / 2**20, "cuda peak allocated per pair"
     import resource
 
@@ -83,47 +83,44 @@ def run_perplexity(
     max_windows_per_file: int | None = None,
     dtype: str = "float32",
     device: str = "cpu",
+    threads: int | None = None,
     on_window: Callable[[int, str], None] | None = None,
     on_start: Callable[[int, str, int], None] | None = None,
 ) -> SweepResult:
     """Perplexity of ``model_dir`` on ``data`` for each length and method.
 
+    ``model_dir`` is a model folder (transformers, in ``dtype`` on ``device``) or a GGUF file (llama.cpp,
+    on ``threads`` threads, with the RoPE plan's llama.cpp settings): the same windows of the same
+    tokens either way (``zhllama.evaluation.runtimes``).
     ``last`` defaults to the shortest length minus 1, so every window has the slice.
     ``on_start(length, method, windows)`` and ``on_window(length, method)`` report progress.
     Bad input (unknown method, non-integer length, missing or non-UTF-8 file, a slice longer than
     the shortest window) raises ``ZhllamaError`` before any model is loaded.
     """
-    import torch
-
-    from zhllama.checkpoints.model_loader import check_model_folder, load
-    from zhllama.core.model_config import read_model_config
     from zhllama.core.rope_scaling import describe
-    from zhllama.core.tokenizer.model_file import load_processor, resolve_model_file
+    from zhllama.evaluation.runtimes import open_runtime
 
     lengths = parse_lengths(lengths)
     methods = parse_methods(methods)
-    folder = Path(model_dir).expanduser()
-    check_model_folder(folder)
-    config = read_model_config(folder)
-    trained = describe(config).trained_length
     last = lengths[0] - 1 if last is None else last
     if isinstance(last, bool) or not isinstance(last, int) or not 1 <= last <= lengths[0] - 1:
         raise ZhllamaError(
             f"the last slice must be 1..{lengths[0] - 1} positions (the shortest window's predictions), "
             f"got {last!r}"
         )
-    processor = load_processor(resolve_model_file(folder))
-    streams = read_corpus(data, lambda text: processor.encode(text), tail_tokens)
+    runtime = open_runtime(model_dir, dtype, device, threads)
+    config = runtime.config
+    streams = read_corpus(data, runtime.encoder(), tail_tokens)
     windows = {length: cut_windows(streams, length, max_windows_per_file) for length in lengths}
 
     result = SweepResult(
-        model=str(folder),
+        model=str(Path(model_dir).expanduser()),
         data=[str(path) for path in data],
         tail_tokens=tail_tokens,
         max_windows_per_file=max_windows_per_file,
         last=last,
-        trained_length=trained,
-        dtype=dtype,
+        trained_length=describe(config).trained_length,
+        dtype=runtime.dtype,
         memory=_peak_memory_mib(device)[1],
         plan={length: plan_choice(config, length) for length in lengths},
     )
@@ -137,15 +134,15 @@ def run_perplexity(
                 continue
             if on_start:
                 on_start(length, method, len(windows[length]))
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # a target past a method's reach is what we measure
-                model, _ = load(folder, dtype=dtype, device=device, **request)
+            scorer = runtime.load(request, length)
             if device.startswith("cuda"):
+                import torch
+
                 torch.cuda.reset_peak_memory_stats()
             started = time.perf_counter()
             losses = []
             for window in windows[length]:
-                losses.append(window_nll(model, window))
+                losses.append(scorer.nll(window))
                 if on_window:
                     on_window(length, method)
             seconds = time.perf_counter() - started
@@ -153,7 +150,7 @@ def run_perplexity(
             row = SweepRow(
                 length=length,
                 method=method,
-                rope_parameters=dict(model.config.rope_parameters),
+                rope_parameters=scorer.rope_parameters,
                 windows=score.windows,
                 predictions=score.predictions,
                 ppl_all=score.all,
@@ -163,7 +160,7 @@ def run_perplexity(
             )
             measured[key] = row
             result.rows.append(row)
-            del model
+            del scorer
     return result
 
 

@@ -124,6 +124,8 @@ def answer_job(
             greedy=greedy,
             seed=seed,
             on_text=on_final_text,
+            guidance_scale=model.guidance_scale,
+            negative_prompt=model.negative_prompt,
             on_call=on_call,
         )
         talk = Conversation(library.retriever(), runner, turns=list(turns))

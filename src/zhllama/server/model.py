@@ -36,7 +36,9 @@ class ServedModel:
     """What ``/v1/models`` lists and generation requests name.
 
     ``sampling``, ``greedy`` and ``seed`` are the defaults of requests that leave them out (the
-    command's ``--max-new-tokens``/``--greedy``/``--seed`` over upstream's sampling).
+    command's ``--max-new-tokens``/``--greedy``/``--seed`` over upstream's sampling);
+    ``guidance_scale`` and ``negative_prompt`` (CFG, ``--guidance-scale``/``--negative-prompt``) apply
+    to every request: OpenAI's API has no field for them.
     """
 
     id: str
@@ -47,6 +49,8 @@ class ServedModel:
     sampling: Sampling = UPSTREAM
     greedy: bool = False
     seed: int | None = None
+    guidance_scale: float = 1.0
+    negative_prompt: str | None = None
 
     @property
     def context_window(self) -> int:
@@ -106,6 +110,8 @@ class ServedModel:
                 on_text=on_text,
                 greedy=greedy,
                 seed=seed,
+                guidance_scale=self.guidance_scale,
+                negative_prompt=self.negative_prompt,
             )
             return Reply(
                 completion.text,

@@ -141,3 +141,59 @@ def test_what_vllm_cannot_serve_is_refused_with_the_reason(served_model_dir, tmp
     result = CliRunner().invoke(main, ["vllm", "args", str(tmp_path), "--context", "1024"])
     assert result.exit_code == 1
     assert "Error: " in result.output and "config.json" in result.output
+
+
+@pytest.fixture(scope="module")
+def draft_dir(served_model_dir, tmp_path_factory):
+    from zhllama.checkpoints.draft import derive_draft
+
+    return derive_draft(served_model_dir, tmp_path_factory.mktemp("draft") / "tiny-draft", layers=1)
+
+
+@pytest.mark.parametrize("draft", ["ngram", "folder"])
+def test_vllm_builds_its_speculative_config_from_ours(
+    served_model_dir, draft_dir, draft, tmp_path, monkeypatch
+):
+    from vllm.config import ParallelConfig
+    from vllm.engine.arg_utils import EngineArgs
+    from vllm.entrypoints.common.cli_args import make_arg_parser
+    from vllm.platforms import current_platform
+    from vllm.utils.argparse_utils import FlexibleArgumentParser
+
+    monkeypatch.setattr(current_platform, "device_type", current_platform.device_type or "cpu")
+    settings = serve_settings(
+        served_model_dir,
+        CONTEXT,
+        draft=str(draft_dir) if draft == "folder" else "ngram",
+        speculative_tokens=3,
+    )
+    engine = engine_args(settings.llm_kwargs())
+    speculative = engine.create_speculative_config(engine.create_model_config(), ParallelConfig())
+    assert speculative.num_speculative_tokens == 3
+    if draft == "ngram":
+        assert (speculative.method, speculative.prompt_lookup_min, speculative.prompt_lookup_max) == (
+            "ngram",
+            1,
+            2,
+        )
+    else:
+        assert (
+            speculative.method == "draft_model"
+            and speculative.draft_model_config.hf_config.num_hidden_layers == 1
+        )
+    argv = settings.serve_args(settings.write_chat_template(tmp_path / "t.jinja"))
+    args = make_arg_parser(FlexibleArgumentParser()).parse_args(argv[2:])
+    assert EngineArgs.from_cli_args(args).speculative_config == settings.speculative_config
+
+
+def test_a_draft_of_another_vocabulary_is_refused(served_model_dir, draft_dir, tmp_path):
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    config = json.loads((draft_dir / "config.json").read_text())
+    (foreign / "config.json").write_text(json.dumps({**config, "vocab_size": 32000}))
+    with pytest.raises(ModelLoadError, match="vocabulary of 32000 tokens, the model 55296"):
+        serve_settings(served_model_dir, CONTEXT, draft=foreign)
+    result = CliRunner().invoke(
+        main, ["vllm", "args", str(served_model_dir), "-c", "1024", "--draft", str(tmp_path)]
+    )
+    assert result.exit_code == 1 and "Error: --draft (a draft model folder, or 'ngram')" in result.output

@@ -4,7 +4,8 @@ One ``ServeSettings`` holds everything that must be right together: the RoPE ``h
 and ``max_model_len`` of ``plan(config, N).vllm()``, the tokenizer folder, the family's chat
 template (vLLM's ``/v1/chat/completions`` fails on a model folder without ``chat_template``, and
 HF's Llama-2 template puts spaces differently), upstream's sampling defaults as the server's
-default generation config, and the tensor-parallel size. Nothing here imports vLLM, torch or
+default generation config, the tensor-parallel size, and speculative decoding (vLLM's
+``speculative_config``: n-gram prompt lookup or a draft model). Nothing here imports vLLM, torch or
 transformers at import time, so ``zhllama vllm args`` runs outside vLLM's environment too.
 """
 
@@ -17,11 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from zhllama.core.model_config import read_model_config
-from zhllama.core.rope_scaling import RopePlan, RopeReachWarning, plan
+from zhllama.core.rope_scaling import RopePlan, RopeReachWarning, describe, plan
 from zhllama.core.sampling import UPSTREAM
 from zhllama.errors import ModelLoadError
 
 TOKENIZER_FIX = "zhllama tokenizer check {folder} --fix"
+SPECULATIVE_TOKENS = 4
+"""Tokens the draft (or n-gram lookup) proposes per step unless told otherwise."""
 
 
 @dataclass(frozen=True)
@@ -38,13 +41,14 @@ class ServeSettings:
     tensor_parallel_size: int = 1
     rope_plan: RopePlan | None = None
     notes: tuple[str, ...] = field(default=())
+    speculative_config: dict[str, Any] | None = None
 
     def llm_kwargs(self, chat_template: str | os.PathLike | None = None) -> dict[str, Any]:
         """Keyword arguments for ``vllm.LLM(**kwargs)``.
 
         ``chat_template`` (a file path) replaces the template text; ``LLM.chat`` uses it.
         """
-        return {
+        kwargs = {
             "model": self.model,
             "tokenizer": self.tokenizer,
             "hf_overrides": self.hf_overrides,
@@ -53,6 +57,9 @@ class ServeSettings:
             "chat_template": str(chat_template) if chat_template is not None else self.chat_template,
             "override_generation_config": self.generation_config,
         }
+        if self.speculative_config is not None:
+            kwargs["speculative_config"] = self.speculative_config
+        return kwargs
 
     def serve_args(self, chat_template_file: str | os.PathLike) -> list[str]:
         """The ``vllm serve`` argument list, with the chat template read from ``chat_template_file``."""
@@ -73,6 +80,8 @@ class ServeSettings:
         ]
         if self.tensor_parallel_size != 1:
             args += ["--tensor-parallel-size", str(self.tensor_parallel_size)]
+        if self.speculative_config is not None:
+            args += ["--speculative-config", json.dumps(self.speculative_config, sort_keys=True)]
         return args
 
     def serve_command(self, chat_template_file: str | os.PathLike) -> str:
@@ -110,6 +119,47 @@ def tokenizer_notes(folder: Path) -> list[str]:
     return []
 
 
+def speculative_config(
+    folder: Path, config: dict[str, Any], draft: str | os.PathLike, tokens: int = SPECULATIVE_TOKENS
+) -> dict[str, Any]:
+    """vLLM's ``speculative_config`` for ``draft``: ``"ngram"`` (prompt lookup, n-grams of 1..2 tokens
+    as in transformers and llama.cpp) or a draft model folder with the vocabulary of ``folder``."""
+    from zhllama.backends.speculation import LOOKUP_NGRAM
+
+    if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1:
+        raise ModelLoadError(f"`speculative_tokens` must be a whole number >= 1, got {tokens!r}")
+    if str(draft) == "ngram":
+        return {
+            "method": "ngram",
+            "num_speculative_tokens": tokens,
+            "prompt_lookup_min": 1,
+            "prompt_lookup_max": LOOKUP_NGRAM,
+        }
+    draft_dir = Path(draft).expanduser()
+    try:
+        draft_config = read_model_config(draft_dir)
+    except ModelLoadError as exc:
+        raise ModelLoadError(f"`draft` (a draft model folder, or 'ngram'): {exc}") from None
+    if draft_config.get("vocab_size") != config.get("vocab_size"):
+        raise ModelLoadError(
+            f"the `draft` {str(draft_dir)!r} has a vocabulary of {draft_config.get('vocab_size')} tokens, "
+            f"the model {config.get('vocab_size')}: vLLM runs the draft with the model's tokenizer"
+        )
+    if (draft_dir / "tokenizer.model").is_file() and (folder / "tokenizer.model").is_file():
+        from zhllama.backends.speculation import check_same_vocabulary
+        from zhllama.core.tokenizer.model_file import load_processor
+
+        pieces = [
+            load_processor(path).id_to_piece
+            for path in (folder / "tokenizer.model", draft_dir / "tokenizer.model")
+        ]
+        size = int(config["vocab_size"])
+        check_same_vocabulary(
+            [pieces[0](i) for i in range(size)], [pieces[1](i) for i in range(size)], repr(str(draft_dir))
+        )
+    return {"method": "draft_model", "model": str(draft_dir), "num_speculative_tokens": tokens}
+
+
 def serve_settings(
     model_dir: str | os.PathLike,
     context: int,
@@ -118,12 +168,16 @@ def serve_settings(
     template: str | None = None,
     tokenizer: str | os.PathLike | None = None,
     tensor_parallel_size: int = 1,
+    draft: str | os.PathLike | None = None,
+    speculative_tokens: int = SPECULATIVE_TOKENS,
 ) -> ServeSettings:
     """The settings that serve ``model_dir`` at ``context`` tokens in vLLM.
 
     ``method`` defaults to the checkpoint's recommended RoPE scaling (``plan``); ``template`` to
-    the one the ``choose_template`` hook picks; ``tokenizer`` to the model folder. Raises
-    ``ModelLoadError`` without a readable config.json and ``RopeScalingError`` for a target or
+    the one the ``choose_template`` hook picks; ``tokenizer`` to the model folder. ``draft``
+    (``"ngram"`` or a draft model folder) turns on speculative decoding with ``speculative_tokens``
+    proposed per step (``speculative_config``). Raises ``ModelLoadError`` without a readable
+    config.json or with a draft of another vocabulary, and ``RopeScalingError`` for a target or
     method the checkpoint cannot take. A target past the method's reach is allowed; its warning
     is among ``notes``.
     """
@@ -143,6 +197,15 @@ def serve_settings(
         warnings.simplefilter("ignore", RopeReachWarning)  # carried in the plan's notes
         rope_plan = plan(config, context, method)
     rendered = rope_plan.vllm()
+    speculation = speculative_config(folder, config, draft, speculative_tokens) if draft is not None else None
+    draft_notes = []
+    if speculation is not None and "model" in speculation:
+        trained = describe(read_model_config(Path(speculation["model"]))).trained_length
+        if trained < rendered["settings"]["max_model_len"]:
+            draft_notes.append(
+                f"the draft was trained for {trained} tokens and vLLM gives it none of the model's RoPE "
+                "overrides: its proposals past that are likely poor (the output stays the model's)"
+            )
     name = template or template_for_model(folder)
     tokenizer_dir = Path(tokenizer).expanduser() if tokenizer is not None else folder
     sampling = UPSTREAM.as_dict()
@@ -156,7 +219,8 @@ def serve_settings(
         generation_config=sampling,
         tensor_parallel_size=tensor_parallel_size,
         rope_plan=rope_plan,
-        notes=(*rope_plan.warnings, *rendered["notes"], *tokenizer_notes(tokenizer_dir)),
+        notes=(*rope_plan.warnings, *rendered["notes"], *tokenizer_notes(tokenizer_dir), *draft_notes),
+        speculative_config=speculation,
     )
 
 

@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from zhllama.checkpoints.model_loader import check_model_folder
 from zhllama.core.model_config import read_model_config
 from zhllama.errors import ModelLoadError
 
@@ -118,10 +119,7 @@ def export_gguf(
     if not folder.is_dir():
         raise ModelLoadError(f"model folder {str(folder)!r} does not exist: pass a local Hugging Face folder")
     config = _config(folder)
-    if not any(folder.glob("*.safetensors")):
-        raise ModelLoadError(
-            f"{str(folder)!r} holds no *.safetensors weights; zhllama converts safetensors only"
-        )
+    check_model_folder(folder)
     target = Path(out).expanduser()
     if not target.parent.is_dir():
         raise ModelLoadError(f"folder {str(target.parent)!r} does not exist: create it or choose another OUT")
