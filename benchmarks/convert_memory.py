@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from process_memory import rss_mib
+
 REPO = Path(__file__).resolve().parent.parent
 ASSETS = Path(os.environ.get("ZHLLAMA_ASSETS", REPO.parent / "shared" / "assets")).resolve()
 
@@ -96,20 +98,15 @@ def peak_memory(command: list[str], env: dict) -> dict:
     """Run ``command``; its peak RSS and the peaks of its anonymous and file-backed parts, in MiB."""
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peaks = {"VmHWM": 0, "RssAnon": 0, "RssFile": 0}
+    peaks = dict.fromkeys(("VmHWM", "RssAnon", "RssFile"), 0.0)
     while process.poll() is None:
-        try:
-            for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
-                key, _, value = line.partition(":")
-                if key in peaks:
-                    peaks[key] = max(peaks[key], int(value.split()[0]))
-        except (FileNotFoundError, ProcessLookupError, ValueError):
-            pass
+        for key in peaks:
+            peaks[key] = max(peaks[key], rss_mib(process.pid, key))
         time.sleep(0.01)
     seconds = time.perf_counter() - started
     if process.returncode != 0:
         raise RuntimeError(f"{command} failed: {process.stderr.read().decode()[-2000:]}")
-    return {key: value / 1024 for key, value in peaks.items()} | {"seconds": seconds}
+    return peaks | {"seconds": seconds}
 
 
 def measure(folder: Path, work: Path) -> dict:
