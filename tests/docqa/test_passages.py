@@ -16,9 +16,9 @@ def _hit(start: int, end: int, score: float, source: str = "a.txt", page: int | 
 def test_overlapping_chunks_of_one_file_become_one_passage_with_the_exact_text():
     hits = [_hit(0, 8, 1.0), _hit(6, 14, 3.0), _hit(14, 20, 2.0), _hit(3, 9, 2.5, source="b.txt")]
     passages = merge_adjacent(hits)
-    assert [(p.source, p.start, p.end, p.score, p.rank) for p in passages] == [
-        ("a.txt", 0, 20, 3.0, 1),
-        ("b.txt", 3, 9, 2.5, 2),
+    assert [(p.source, p.start, p.end, p.score, p.rank, p.chunks) for p in passages] == [
+        ("a.txt", 0, 20, 3.0, 1, 3),
+        ("b.txt", 3, 9, 2.5, 2, 1),
     ]
     assert passages[0].text == TEXT[0:20] and passages[0].chunk_id == "id-a.txt-6"
 
@@ -44,6 +44,7 @@ def test_retrieved_passages_never_repeat_text_and_cite_the_file_exactly(
     question = cmrc[1]["qas"][0]["question"]
     hits = Retriever(store).retrieve(question, k=6)
     assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
+    assert sum(h.chunks for h in hits) <= 6 and any(h.chunks > 1 for h in hits)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     spans = sorted((h.start, h.end) for h in hits if h.source == str(docs / "long.txt"))
     assert all(a_end <= b_start for (_, a_end), (b_start, _) in itertools.pairwise(spans)), spans

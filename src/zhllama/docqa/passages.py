@@ -5,9 +5,10 @@ evidence lies around a chunk boundary retrieves both chunks: two hits that repea
 sentences to the model and push other files down the list. Here hits of one file (and one PDF
 page) whose spans overlap or touch become one passage: its span runs from the first chunk's start
 to the last one's end, its text is exactly the document's text over that span (stitched from the
-chunks), and its scores, ``chunk_id`` and ``chunk`` are those of its best chunk, so the ranking of
-passages is the ranking of their best chunks. A passage holds at most ``max_chunks`` chunks: many
-matching chunks in a long document (a novel) give several passages, never one whole file.
+chunks), its ``chunks`` how many it joins, and its scores, ``chunk_id`` and ``chunk`` are those of
+its best chunk, so the ranking of passages is the ranking of their best chunks. A passage holds at
+most ``max_chunks`` chunks: many matching chunks in a long document (a novel) give several passages,
+never one whole file.
 """
 
 from __future__ import annotations
@@ -49,4 +50,4 @@ def _joined(run: list[Hit]) -> Hit:
         if hit.end > end:
             text += hit.text[end - hit.start :]
             end = hit.end
-    return replace(best, text=text, start=run[0].start, end=end)
+    return replace(best, text=text, start=run[0].start, end=end, chunks=sum(h.chunks for h in run))

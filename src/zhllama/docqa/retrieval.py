@@ -17,7 +17,7 @@ passage's best chunk), and the fused and per-component scores.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from zhllama.docqa.dense import Encoder, load_encoder
 from zhllama.docqa.fusion import DEFAULT_DENSE_WEIGHT, fuse
@@ -44,6 +44,8 @@ class Hit:
     page: int | None = None
     lexical_score: float | None = None
     dense_score: float | None = None
+    chunks: int = 1
+    """How many chunks the passage joins (``chunk`` is its best one)."""
 
     @property
     def citation(self) -> str:
@@ -89,7 +91,8 @@ class Retriever:
         return self.store.query_vectors(vector, n)
 
     def retrieve(self, question: str, k: int = 5) -> list[Hit]:
-        """The ``k`` best passages for ``question``, best first, with citations and scores.
+        """The best passages for ``question``, best first, with citations and scores: ``k`` chunks'
+        worth (a passage joining two chunks counts two), so budgets planned in chunks still hold.
 
         Passages with equal scores come in chunk-id order, whatever the store's history."""
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
@@ -127,4 +130,9 @@ class Retriever:
                     dense_score=dense_score,
                 )
             )
-        return merge_adjacent(hits)[:k]
+        passages, total = [], 0
+        for passage in merge_adjacent(hits):
+            if total + passage.chunks <= k:  # a longer passage that would overflow ``k`` is passed over
+                passages.append(replace(passage, rank=len(passages) + 1))
+                total += passage.chunks
+        return passages
