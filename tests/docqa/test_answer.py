@@ -28,7 +28,9 @@ def test_a_bigger_context_retrieves_and_reads_more_chunks(cmrc_retriever, make_r
     assert default_k(QUESTION, large) > default_k(QUESTION, small)
     short = answer_question(QUESTION, cmrc_retriever, small, k=8)
     long = answer_question(QUESTION, cmrc_retriever, large, k=8)
-    assert long.chain == "stuff" and len(long.sources) == 8, "eight 128-token chunks fit one 2K prompt"
+    assert long.chain == "stuff" and sum(hit.chunks for hit in long.sources) == 8, (
+        "eight 128-token chunks (some joined into passages) fit one 2K prompt"
+    )
     assert short.chain == "refine" and short.calls > 1, "a 256-token window reads them over several prompts"
 
 
@@ -76,4 +78,7 @@ def test_auto_refines_over_groups_when_the_chunks_do_not_fit_one_prompt(cmrc_ret
     for step, previous in zip(steps, runner.calls, strict=False):
         assert step.startswith(f"这是原始问题: {QUESTION}\n已有的回答: {previous.completion.text}\n")
     sent = "".join(m[-1]["content"] for m in runner.backend.messages)
-    assert all(hit.text in sent for hit in answer.sources) and len(answer.sources) == 4
+    # every source reaches the model; a passage of joined chunks too long for one 256-token step is
+    # read from its beginning (cut, as any text too long for a prompt is)
+    assert all(hit.text in sent or (answer.cut and hit.text[:40] in sent) for hit in answer.sources)
+    assert sum(hit.chunks for hit in answer.sources) == 4

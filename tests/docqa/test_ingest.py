@@ -201,3 +201,22 @@ def test_progress_counts_every_file_found_and_reaches_every_byte_and_chunk(
         [tmp_path / "docs"], store, count_tokens, settings, on_progress=lambda p: seen.append(vars(p).copy())
     )
     assert seen[-1] == {"files_total": 5, "bytes_total": 0, "files_done": 5, "bytes_done": 0, "chunks": 0}
+
+
+def test_an_unchanged_re_ingest_trusts_the_saved_catalogue_and_a_removal_invalidates_it(
+    tmp_path, store, count_tokens, settings, cmrc, write_corpus, monkeypatch
+):
+    from zhllama.docqa.removal import remove_sources
+    from zhllama.docqa.store import Store
+
+    paths = write_corpus(tmp_path / "docs", 5, cmrc)
+    ingest([tmp_path / "docs"], store, count_tokens, settings)
+    reopened = Store(db=tmp_path / "db")
+    with monkeypatch.context() as patched:
+        patched.setattr(Store, "records", lambda *a, **k: (_ for _ in ()).throw(AssertionError("read")))
+        again = ingest([tmp_path / "docs"], reopened, count_tokens, settings)
+    assert again.summary()["unchanged"] == 5
+    remove_sources(reopened, [str(paths[0])])  # a new generation the catalogue does not know
+    after = ingest([tmp_path / "docs"], reopened, count_tokens, settings)
+    assert after.summary() == {"added": 1, "updated": 0, "unchanged": 4, "deleted": 0, "skipped": 0}
+    assert {m["source"] for _, _, m in reopened.records()} == {str(p) for p in paths}

@@ -1,14 +1,17 @@
 """Local document QA, retrieval side: load, split, index, store, retrieve with citations.
 
-Modules, one concept each: ``encodings`` (decode Chinese text files), ``loading`` (file formats),
-``normalisation`` (script-insensitive text), ``splitting`` (token-sized sentence chunks),
-``lexical`` (BM25), ``dense`` (offline encoders), ``fusion`` (combining rankings), ``store``
-(Chroma, embedded or server, and the derived BM25 index), ``ingest`` (idempotent, resumable),
-``retrieval`` (``Retriever.retrieve(question, k) -> list[Hit]``), ``budget`` (``context_budget``),
-``tokenizer_path`` (which tokenizer measures chunks). The answer side: ``models`` (which backend),
-``runner`` (upstream prompts to a backend, measured), ``packing`` (fitting text into a prompt),
-``chains`` (stuff/refine/map-reduce, shared with the LangChain adapter), ``answer``
-(``answer_question``), ``conversation`` (``qa chat``), ``summarize`` (``summarize_file``).
+Modules, one concept each: ``encodings`` (decode Chinese text files), ``documents`` (finding
+files, file formats), ``normalisation`` (script-insensitive text), ``splitting`` (token-sized
+sentence chunks), ``lexical`` (BM25), ``dense`` (offline encoders), ``fusion`` (combining
+rankings), ``store`` (Chroma, embedded or server, and the derived BM25 index), ``preparing`` (files
+to chunks, ids, vectors and BM25 segments), ``catalogue`` (what the store holds of each file),
+``ingest`` (idempotent, resumable), ``removal`` (deleting files' chunks), ``passages`` (joining
+overlapping hits), ``retrieval`` (``Retriever.retrieve(question, k) -> list[Hit]``), ``budget``
+(``context_budget``), ``tokenizer_path`` (which tokenizer measures chunks). The answer side
+(the backend itself is chosen by ``zhllama.backends.selection``): ``runner`` (upstream prompts to
+a backend, measured), ``packing`` (fitting text into a prompt), ``chains`` (stuff/refine/map-reduce,
+shared with the LangChain adapter), ``answer`` (``answer_question``), ``conversation``
+(``qa chat``), ``summarize`` (``summarize_file``).
 
 Importing this package imports none of chromadb, jieba or opencc; they load on first use.
 """

@@ -57,14 +57,20 @@ class Document:
 
 @dataclass
 class Discovery:
-    """The files ``discover`` will read, and those it will not (``(path, reason)``)."""
+    """The files ``discover`` will read, and those it will not (``(path, reason)``); ``stats`` holds
+    each file's ``os.stat_result`` as it was found (an ingest compares sizes and times without
+    asking the file system again)."""
 
     files: list[Path] = field(default_factory=list)
     skipped: list[tuple[Path, str]] = field(default_factory=list)
+    stats: dict[Path, os.stat_result] = field(default_factory=dict)
 
 
-def _invalid_name(path: Path) -> bool:
-    return any("\udc80" <= char <= "\udcff" for char in str(path))
+_SURROGATE = re.compile("[\udc80-\udcff]")
+
+
+def _invalid_name(path: Path | str) -> bool:
+    return _SURROGATE.search(str(path)) is not None
 
 
 def display_path(path: str | os.PathLike) -> str:
@@ -83,7 +89,8 @@ def discover(
     absolute, and the entries left out with the reason (see the module docstring).
 
     A symbolic link is followed when its target lies inside one of ``paths`` (or always, with
-    ``follow_symlinks``); a path that does not exist is a ``DocQAError``.
+    ``follow_symlinks``); a path that does not exist is a ``DocQAError``. Folders are read with
+    ``os.scandir``: one system call per file, so a folder of 10,000 files is listed in a blink.
     """
     roots = []
     for given in paths:
@@ -92,26 +99,28 @@ def discover(
             raise DocQAError(f"{str(given)!r} does not exist: give files or folders of documents")
         roots.append(root)
     found = Discovery()
-    files: set[Path] = set()
     seen_folders: set[Path] = set()
 
-    def consider(path: Path) -> None:
+    def consider(path: Path, info: os.stat_result | None = None) -> None:
+        """``path`` (canonical unless it is a link) with its ``lstat`` when the caller has it."""
         if _invalid_name(path):
             found.skipped.append((path, "its name is not valid UTF-8: rename the file"))
             return
-        if path.is_symlink():
-            target = path.resolve()
-            if not follow_symlinks and not _inside(target, roots):
-                found.skipped.append((path, f"a symbolic link to {target}, outside the given folders"))
+        if info is None or stat.S_ISLNK(info.st_mode):
+            if path.is_symlink():
+                target = path.resolve()
+                if not follow_symlinks and not _inside(target, roots):
+                    found.skipped.append((path, f"a symbolic link to {target}, outside the given folders"))
+                    return
+                if target.is_dir():
+                    walk(target)
+                    return
+                path = target
+            try:
+                info = path.stat()
+            except OSError as exc:
+                found.skipped.append((path, f"cannot read ({exc.strerror or exc})"))
                 return
-            if target.is_dir():
-                walk(target)
-                return
-        try:
-            info = path.stat()
-        except OSError as exc:
-            found.skipped.append((path, f"cannot read ({exc.strerror or exc})"))
-            return
         if not stat.S_ISREG(info.st_mode):
             found.skipped.append((path, "not a regular file (a FIFO, device or socket)"))
         elif info.st_size > max_bytes:
@@ -120,28 +129,37 @@ def discover(
                 (path, f"{info.st_size / 1024 / 1024:.0f} MB, larger than the {limit:.0f} MB limit")
             )
         else:
-            files.add(path.resolve())
+            found.stats[path] = info
 
     def walk(folder: Path) -> None:
+        """Every entry under ``folder`` (canonical); links are considered, never walked through."""
         if folder in seen_folders:
             return
         seen_folders.add(folder)
-        for root, dirs, names in os.walk(folder):
-            here = Path(root)
-            for name in sorted(dirs):
-                if not name.startswith(".") and (here / name).is_symlink():
-                    consider(here / name)
-            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (here / d).is_symlink())
-            for name in names:
-                if not name.startswith("."):
-                    consider(here / name)
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            return  # an unreadable sub-folder is left out, as os.walk does
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = folder / entry.name
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError as exc:
+                found.skipped.append((path, f"cannot read ({exc.strerror or exc})"))
+                continue
+            if stat.S_ISDIR(info.st_mode):
+                walk(path)
+            else:
+                consider(path, info)
 
     for root in roots:
         if root.is_dir():
             walk(root)
         else:
             consider(root)
-    found.files = sorted(files)
+    found.files = sorted(found.stats)
     found.skipped.sort()
     return found
 

@@ -28,21 +28,21 @@ overlap the reading); this module keeps the store in line with what it prepares.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+from zhllama.docqa.catalogue import StoredFile, catalogue, save_catalogue
 from zhllama.docqa.dense import Encoder, HashedBigramEncoder
 from zhllama.docqa.documents import (
     MAX_FILE_BYTES,
     Discovery,
-    UnreadableFileError,
     discover,
     display_path,
-    read_file,
 )
 from zhllama.docqa.preparing import Chunks, Failed, Preparer
 from zhllama.docqa.splitting import SplitSettings, TokenCounter
@@ -87,59 +87,33 @@ class IngestProgress:
     chunks: int = 0
 
 
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
-
-
 def _under(source: str, roots: list[Path]) -> bool:
     return any(source == str(root) or source.startswith(str(root) + os.sep) for root in roots)
 
 
-@dataclass
-class _Stored:
-    """What the store holds of one source file."""
+class _Writes:
+    """Chunks waiting to be written: Chroma pays a commit per write, so chunks of many small files go
+    in one write."""
 
-    ids: set[str] = field(default_factory=set)
-    versions: set[tuple] = field(default_factory=set)  # (sha256, settings, size, mtime_ns)
-    last: int | None = None
+    def __init__(self) -> None:
+        self.clear()
 
-    def add(self, chunk_id: str, meta: dict) -> None:
-        self.ids.add(chunk_id)
-        key = (
-            meta.get("file_sha256"),
-            meta.get("settings"),
-            meta.get("file_size"),
-            meta.get("file_mtime_ns"),
-        )
-        self.versions.add(key)
-        if meta.get("last"):
-            self.last = int(meta.get("chunk", -1))
+    def clear(self) -> None:
+        self.ids: list[str] = []
+        self.texts: list[str] = []
+        self.metadatas: list[dict] = []
+        self._vectors: list[np.ndarray] = []
+        self.reached: tuple[Path, float] | None = None  # the file being read and how far
 
-    @property
-    def complete(self) -> bool:
-        return len(self.versions) == 1 and self.last is not None and len(self.ids) == self.last + 1
+    def add(self, chunks: Chunks) -> None:
+        self.ids += chunks.ids
+        self.texts += chunks.texts
+        self.metadatas += chunks.metadatas
+        self._vectors.append(np.asarray(chunks.vectors, dtype=np.float32))
+        self.reached = (chunks.path, chunks.reached)
 
-    def unchanged(self, path: Path, settings: SplitSettings, max_bytes: int) -> bool:
-        """True when the stored chunks are this file's, cut with ``settings``: by its size and
-        modification time when they agree, else by its content hash."""
-        if not self.complete:
-            return False
-        ((sha256, stored_settings, size, mtime_ns),) = self.versions
-        if stored_settings != settings.key:
-            return False
-        try:
-            info = path.stat()
-        except OSError:
-            return False
-        if (info.st_size, info.st_mtime_ns) == (size, mtime_ns):
-            return True
-        try:
-            return hashlib.sha256(read_file(path, max_bytes)).hexdigest() == sha256
-        except UnreadableFileError:
-            return False
+    def vectors(self) -> np.ndarray:
+        return np.concatenate(self._vectors)
 
 
 def ingest(
@@ -149,7 +123,7 @@ def ingest(
     settings: SplitSettings,
     encoder: Encoder | None = None,
     on_file: Callable[[Path, FileReport], None] | None = None,
-    batch_chunks: int = 512,
+    batch_chunks: int = 1000,
     *,
     on_progress: Callable[[IngestProgress], None] | None = None,
     follow_symlinks: bool = False,
@@ -172,14 +146,10 @@ def ingest(
     with store.lock(), store.lexical_staging() as staging:
         previous = store.generation
         store.claim_embedding(encoder.name)
-        stored: dict[str, _Stored] = {}
-        all_ids: set[str] = set()
-        for chunk, _, meta in store.records():
-            stored.setdefault(str(meta.get("source", "")), _Stored()).add(chunk, meta)
-            all_ids.add(chunk)
+        stored = catalogue(store)  # kept equal to what the collection holds, file by file
+        fresh: dict[str, StoredFile] = {}  # chunks written (or waiting) of files not finished yet
         dirty = False
         deleted: list[str] = []
-        written: dict[str, list[str]] = {}  # chunk ids of the file being received
 
         def mark_dirty() -> None:
             nonlocal dirty
@@ -187,14 +157,11 @@ def ingest(
                 store.mark_dirty()
                 dirty = True
 
-        def remove(ids: Iterable[str]) -> None:
-            nonlocal all_ids
-            ids = set(ids)
+        def remove(ids: set[str]) -> None:
             if ids:
                 mark_dirty()
                 store.delete(sorted(ids))
                 deleted.extend(ids)
-                all_ids -= ids
 
         def record(path: Path, file_report: FileReport) -> None:
             nonlocal finished_bytes
@@ -216,8 +183,8 @@ def ingest(
         def skip(path: Path, reason: str) -> None:
             """Report ``path`` as skipped; chunks it had from an earlier ingest (or from this one,
             before it failed) are removed."""
-            old = stored.get(str(path))
-            remove(set(written.pop(str(path), [])) | (old.ids if old is not None else set()))
+            old, partial = stored.pop(str(path), None), fresh.pop(str(path), None)
+            remove((old.ids if old is not None else set()) | (partial.ids if partial is not None else set()))
             if old is not None:
                 reason = f"{reason} (its {len(old.ids)} old chunks removed)"
             record(path, FileReport(display_path(path), "skipped", 0, reason))
@@ -226,11 +193,11 @@ def ingest(
         unchanged = []
         for path in found.files:
             old = stored.get(str(path))
-            if old is not None and old.unchanged(path, settings, max_bytes):
+            if old is not None and old.unchanged(path, found.stats[path], settings, max_bytes):
                 unchanged.append((path, FileReport(str(path), "unchanged", len(old.ids))))
             else:
                 to_read.append(path)
-        sizes = {path: _size(path) for path in to_read}
+        sizes = {path: found.stats[path].st_size for path in to_read}
         finished_bytes = 0
         progress = IngestProgress(len(found.files) + len(found.skipped), sum(sizes.values()))
         for path, reason in found.skipped:
@@ -238,36 +205,57 @@ def ingest(
         for path, file_report in unchanged:
             record(path, file_report)
         preparer = Preparer(settings, count_tokens, encoder, staging, max_bytes, batch_chunks)
-        for message in preparer.messages(to_read):
-            source = str(message.path)
-            if isinstance(message, Chunks):
+        writes = _Writes()
+        finished: list[Path] = []  # files whose last chunks wait in ``writes``
+
+        def flush() -> None:
+            """Write the chunks waiting, then finish the files they complete: their old chunks go
+            (one delete for all of them) and they are reported."""
+            if writes.ids:
                 mark_dirty()
-                store.upsert(message.ids, message.texts, message.metadatas, message.vectors)
-                report.chunks_written += len(message.ids)
-                written.setdefault(source, []).extend(message.ids)
-                show_progress(message.path, message.reached)
+                store.upsert(writes.ids, writes.texts, writes.metadatas, writes.vectors())
+                report.chunks_written += len(writes.ids)
+            reached = writes.reached
+            writes.clear()
+            done = [(path, stored.get(str(path)), fresh.pop(str(path))) for path in finished]
+            finished.clear()
+            remove(set().union(*(old.ids - new.ids for _, old, new in done if old is not None)))
+            for path, old, new in done:
+                stored[str(path)] = new
+                record(path, FileReport(str(path), "added" if old is None else "updated", len(new.ids)))
+            if reached is not None:
+                show_progress(*reached)
+
+        for message in preparer.messages(to_read):
+            if isinstance(message, Chunks):
+                writes.add(message)
+                receiving = fresh.setdefault(str(message.path), StoredFile())
+                for chunk_id, meta in zip(message.ids, message.metadatas, strict=True):
+                    receiving.add(chunk_id, meta)
             elif isinstance(message, Failed):
+                flush()  # its chunks written so far are removed with its old ones
                 skip(message.path, message.reason)
             else:
-                ids = written.pop(source, [])
-                old = stored.get(source)
-                if old is not None:
-                    remove(old.ids - set(ids))  # the new chunks are in: the old ones go
-                all_ids.update(ids)
-                record(message.path, FileReport(source, "added" if old is None else "updated", len(ids)))
+                finished.append(message.path)
+            if len(writes.ids) >= batch_chunks or (pause and not isinstance(message, Chunks)):
+                flush()
             if pause and not isinstance(message, Chunks):
                 time.sleep(pause)
+        flush()
         present = {str(p) for p in found.files} | {str(p) for p, _ in found.skipped}
-        for source, entry in sorted(stored.items()):
+        for source in sorted(stored):
             if source not in present and _under(source, roots):
-                remove(entry.ids)
-                record(Path(source), FileReport(source, "deleted", len(entry.ids)))
-        generation = fingerprint(all_ids)
+                gone = stored.pop(source)
+                remove(gone.ids)
+                record(Path(source), FileReport(source, "deleted", len(gone.ids)))
+        generation = fingerprint(set().union(*(f.ids for f in stored.values())))
         if dirty or store.generation != generation:
             # the index first: a reader that sees the new generation finds its index
             store.update_lexical(previous, preparer.segments(), deleted, generation)
+            save_catalogue(store, generation, stored)
             store.mark_clean(generation)
         else:
             store.lexical_index()
+            save_catalogue(store, generation, stored)
     report.seconds = time.perf_counter() - started
     return report

@@ -181,16 +181,25 @@ class _Job:
 
 
 def _work(job: _Job, paths: list[str], results: Any) -> None:
-    """A worker process: prepare ``paths`` in order, put each message, then the segment names."""
+    """A worker process: prepare ``paths`` in order and put their messages, in lists of about
+    ``job.batch`` chunks (one hand-off per write, not per file), then the segment names."""
     try:
         count_tokens, _ = token_counter(job.tokenizer)
         encoder = load_encoder(job.encoder)
         segments = SegmentWriter(folder=Path(job.staging))
+        outgoing: list[Message] = []
+        chunks = 0
         for path in paths:
             for message in prepare(
                 Path(path), job.settings, count_tokens, encoder, segments, job.max_bytes, job.batch
             ):
-                results.put(message)
+                outgoing.append(message)
+                chunks += len(message.ids) if isinstance(message, Chunks) else 0
+                if chunks >= job.batch:
+                    results.put(outgoing)
+                    outgoing, chunks = [], 0
+        if outgoing:
+            results.put(outgoing)
         results.put(("segments", [s.name for s in segments.finish()]))
     except BaseException as exc:  # everything reaches the parent, which raises it there
         results.put(("error", f"{type(exc).__name__}: {exc}"))
@@ -247,7 +256,7 @@ class Preparer:
                 )
             return
         context = multiprocessing.get_context("spawn")
-        results = context.Queue(maxsize=8)  # bounded: the worker waits while the store catches up
+        results = context.Queue(maxsize=4)  # bounded: the worker waits while the store catches up
         worker = context.Process(target=_work, args=(job, [str(p) for p in paths], results), daemon=True)
         worker.start()
         try:
@@ -259,7 +268,7 @@ class Preparer:
                         raise DocQAError(f"preparing the files failed: {value}")
                     self._worker_segments = value
                     return
-                yield message
+                yield from message
         finally:
             if worker.is_alive():
                 worker.terminate()

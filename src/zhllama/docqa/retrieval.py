@@ -9,20 +9,24 @@ The answer step (``qa ask``) calls ``retrieve``; ``qa search`` prints what it re
   store holds semantic vectors).
 
 Questions and chunks are both script-normalised (see ``normalisation``), so a Simplified question
-finds Traditional text and the reverse. Every ``Hit`` carries its citation: source file,
-character span, page (PDF), chunk number, and the fused and per-component scores.
+finds Traditional text and the reverse. The ``k`` hits are distinct passages: chunks of one file
+whose spans overlap are joined into one hit (``passages.merge_adjacent``), so no text comes twice.
+Every ``Hit`` carries its citation: source file, character span, page (PDF), chunk number (of the
+passage's best chunk), and the fused and per-component scores.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from zhllama.docqa.dense import Encoder, load_encoder
 from zhllama.docqa.fusion import DEFAULT_DENSE_WEIGHT, fuse
+from zhllama.docqa.passages import merge_adjacent
 from zhllama.docqa.store import Store
 from zhllama.errors import DocQAError
 
 MODES = ("auto", "lexical", "dense", "hybrid")
+_CHUNKS_PER_PASSAGE = 2
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,8 @@ class Hit:
     page: int | None = None
     lexical_score: float | None = None
     dense_score: float | None = None
+    chunks: int = 1
+    """How many chunks the passage joins (``chunk`` is its best one)."""
 
     @property
     def citation(self) -> str:
@@ -85,21 +91,23 @@ class Retriever:
         return self.store.query_vectors(vector, n)
 
     def retrieve(self, question: str, k: int = 5) -> list[Hit]:
-        """The ``k`` best chunks for ``question``, best first, with citations and scores.
+        """The best passages for ``question``, best first, with citations and scores: ``k`` chunks'
+        worth (a passage joining two chunks counts two), so budgets planned in chunks still hold.
 
-        Chunks with equal scores come in chunk-id order, whatever the store's history."""
+        Passages with equal scores come in chunk-id order, whatever the store's history."""
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise DocQAError(f"`k` must be a whole number of chunks >= 1, got {k!r}")
+            raise DocQAError(f"`k` must be a whole number of passages >= 1, got {k!r}")
         if not question.strip():
             return []
         n = max(k, self.candidates)
+        wanted = _CHUNKS_PER_PASSAGE * k  # joining overlapping chunks leaves fewer hits than chunks
         if self.mode == "lexical":
-            rows = [(i, s, s, None) for i, s in self.store.lexical_index().search(question, k)]
+            rows = [(i, s, s, None) for i, s in self.store.lexical_index().search(question, wanted)]
         elif self.mode == "dense":
-            rows = [(i, s, None, s) for i, s in self._dense(question, k)]
+            rows = [(i, s, None, s) for i, s in self._dense(question, wanted)]
         else:
-            lexical = self.store.lexical_index().search(question, n)
-            rows = fuse(lexical, self._dense(question, n), self.dense_weight)[:k]
+            lexical = self.store.lexical_index().search(question, max(n, wanted))
+            rows = fuse(lexical, self._dense(question, max(n, wanted)), self.dense_weight)[:wanted]
         rows.sort(key=lambda row: (-row[1], row[0]))
         found = self.store.get([r[0] for r in rows])
         hits = []
@@ -116,10 +124,15 @@ class Retriever:
                     end=int(meta.get("end", 0)),
                     chunk=int(meta.get("chunk", 0)),
                     score=float(score),
-                    rank=len(hits) + 1,
+                    rank=0,  # numbered once the passages are joined
                     page=meta.get("page"),
                     lexical_score=lexical_score,
                     dense_score=dense_score,
                 )
             )
-        return hits
+        passages, total = [], 0
+        for passage in merge_adjacent(hits):
+            if total + passage.chunks <= k:  # a longer passage that would overflow ``k`` is passed over
+                passages.append(replace(passage, rank=len(passages) + 1))
+                total += passage.chunks
+        return passages
