@@ -123,7 +123,7 @@ def search_process(options: argparse.Namespace) -> None:
 def rebuild_seconds(db: Path, chroma_url: str | None, collection: str) -> float:
     from zhllama.docqa.store import Store
 
-    store = Store(db=db, chroma_url=chroma_url, collection=collection, create=False)
+    store = Store(db=None if chroma_url else db, chroma_url=chroma_url, collection=collection, create=False)
     started = time.perf_counter()
     store.rebuild_lexical("bigram")
     return time.perf_counter() - started
@@ -132,7 +132,7 @@ def rebuild_seconds(db: Path, chroma_url: str | None, collection: str) -> float:
 def measure(size: int, root: Path, options: argparse.Namespace, per_chunk: float) -> str:
     docs, db = root / f"docs-{size}", root / f"db-{size}"
     collection = f"scale{size}"
-    if options.reuse and db.exists():
+    if options.reuse:
         return measure_store(size, db, options, "—", "—")
     files = write_corpus(docs, int(size * per_chunk), options.assets)
     zhllama = str(Path(sys.executable).with_name("zhllama"))
@@ -187,7 +187,7 @@ def main() -> None:
         "--work", type=Path, help="folder for corpora and stores, kept [default: a temporary one]"
     )
     parser.add_argument("--keep", action="store_true", help="keep the written corpora too")
-    parser.add_argument("--reuse", action="store_true", help="measure the stores already in --work again")
+    parser.add_argument("--reuse", action="store_true", help="measure the stores of an earlier run again")
     parser.add_argument("--assets", type=Path, default=assets_dir())
     parser.add_argument("--search-process", action="store_true", help=argparse.SUPPRESS)
     options = parser.parse_args()
