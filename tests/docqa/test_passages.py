@@ -53,3 +53,14 @@ def test_retrieved_passages_never_repeat_text_and_cite_the_file_exactly(
             encoding="utf-8"
         )
         assert hit.text == original[hit.start : hit.end]
+
+
+def test_one_passage_asked_for_is_the_best_chunk_alone(tmp_path, store, count_tokens, settings, cmrc):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "long.txt").write_text("\n".join(p["context"] for p in cmrc[:4]), encoding="utf-8")
+    ingest([docs], store, count_tokens, settings)
+    question = cmrc[1]["qas"][0]["question"]
+    [best] = Retriever(store).retrieve(question, k=1)
+    assert best.chunks == 1 and best.end - best.start == len(best.text)
+    assert best.chunk_id == Retriever(store).retrieve(question, k=6)[0].chunk_id

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, replace
 
 from zhllama.docqa.dense import Encoder, load_encoder
 from zhllama.docqa.fusion import DEFAULT_DENSE_WEIGHT, fuse
-from zhllama.docqa.passages import merge_adjacent
+from zhllama.docqa.passages import MAX_PASSAGE_CHUNKS, merge_adjacent
 from zhllama.docqa.store import Store
 from zhllama.errors import DocQAError
 
@@ -131,7 +131,7 @@ class Retriever:
                 )
             )
         passages, total = [], 0
-        for passage in merge_adjacent(hits):
+        for passage in merge_adjacent(hits, min(MAX_PASSAGE_CHUNKS, k)):  # the best one always fits
             if total + passage.chunks <= k:  # a longer passage that would overflow ``k`` is passed over
                 passages.append(replace(passage, rank=len(passages) + 1))
                 total += passage.chunks
