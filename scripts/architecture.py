@@ -31,7 +31,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("zhllama.checkpoints",),
     ("zhllama.backends",),
     ("zhllama.docqa", "zhllama.evaluation"),
-    ("zhllama.adapters",),
+    ("zhllama.adapters", "zhllama.server"),
     ("zhllama.cli",),
 ]
 """Bottom first. ``zhllama`` is the package's ``__init__`` (``__version__``, ``ZhllamaError``)."""

@@ -89,6 +89,7 @@ class RecordingBackend:
             inner = TransformersBackend(inner.model, inner.tokenizer, context_window=context_window)
         self.inner = inner
         self.name = inner.name
+        self.model_name = inner.model_name
         self.tokenizer = inner.tokenizer
         self.window = context_window or inner.context_window
         self.messages: list[list[dict]] = []
@@ -115,6 +116,38 @@ class RecordingBackend:
         return completion
 
 
+class WatchedBackend:
+    """A backend wrapper that records how each generation ended: its token count, or the exception."""
+
+    def __init__(self, inner) -> None:
+        import threading
+
+        self.inner, self.name, self.model_name = inner, inner.name, inner.model_name
+        self.tokenizer, self.context_window = inner.tokenizer, inner.context_window
+        self.ended = threading.Event()
+        self.outcome = None
+
+    def count_tokens(self, text):
+        return self.inner.count_tokens(text)
+
+    def complete(self, messages, **kwargs):
+        try:
+            completion = self.inner.complete(messages, **kwargs)
+            self.outcome = completion.completion_tokens
+            return completion
+        except BaseException as exc:
+            self.outcome = type(exc).__name__
+            raise
+        finally:
+            self.ended.set()
+
+
+@pytest.fixture
+def watched():
+    """Wrap a backend so that how its generations ended can be read back: ``watched(backend)``."""
+    return WatchedBackend
+
+
 @pytest.fixture
 def recording():
     """Wrap a backend so that the prompts it is given can be read back: ``recording(backend)``."""
@@ -126,6 +159,14 @@ def transformers_backend(tiny_model_dir: Path):
     from zhllama.backends import TransformersBackend
 
     return TransformersBackend.from_pretrained(tiny_model_dir)
+
+
+@pytest.fixture(scope="session")
+def long_backend(tiny_model_dir: Path):
+    """The tiny model planned for 1,024 tokens (RoPE scaling), for prompts its trained 256 cannot hold."""
+    from zhllama.backends import TransformersBackend
+
+    return TransformersBackend.from_pretrained(tiny_model_dir, context=1024)
 
 
 @pytest.fixture(scope="session")
@@ -157,7 +198,11 @@ def server_backend(llama_cpp_server, tokenizer_dir: Path):
     from zhllama.backends import OpenAICompatibleBackend
 
     return OpenAICompatibleBackend(
-        llama_cpp_server.base_url, tokenizer_dir, prompt_format="chat", context_window=256
+        llama_cpp_server.base_url,
+        tokenizer_dir,
+        prompt_format="chat",
+        context_window=256,
+        schema_style="llama-cpp-python",
     )
 
 

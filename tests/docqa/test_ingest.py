@@ -140,3 +140,35 @@ def test_two_concurrent_ingests_neither_corrupt_nor_duplicate(tmp_path, cmrc, cl
     clean = _ingest_process(cli_env, tmp_path / "docs", tmp_path / "clean")
     assert clean.wait(timeout=180) == 0
     assert _dump(tmp_path / "db", cli_env) == _dump(tmp_path / "clean", cli_env)
+
+
+def test_a_worker_process_prepares_exactly_what_this_process_would(
+    tmp_path, count_tokens, settings, cmrc, write_corpus, monkeypatch
+):
+    from zhllama.docqa import preparing
+    from zhllama.docqa.retrieval import Retriever
+    from zhllama.docqa.store import Store
+
+    write_corpus(tmp_path / "docs", 5, cmrc)
+    (tmp_path / "docs" / "broken.docx").write_bytes(b"PK\x03\x04 not a zip")
+    jobs = []
+    original = preparing.Preparer._worker_job
+    monkeypatch.setattr(
+        preparing.Preparer, "_worker_job", lambda self, paths: jobs.append(original(self, paths)) or jobs[-1]
+    )
+    stores = {}
+    for worker in (False, True):
+        monkeypatch.setattr(preparing, "WORKER_FILES", 1 if worker else 10**9)
+        store = Store(db=tmp_path / f"db-{worker}")
+        report = ingest([tmp_path / "docs"], store, count_tokens, settings)
+        assert report.summary()["added"] == 5 and report.summary()["skipped"] == 1
+        stores[worker] = store
+    assert jobs[0] is None and jobs[1] is not None  # the second ingest did use a worker
+    assert _contents(stores[True]) == _contents(stores[False])
+    assert stores[True].generation == stores[False].generation
+    queries = [p["qas"][0]["question"] for p in cmrc[:5]]
+    rankings = {
+        worker: [[h.chunk_id for h in Retriever(store).retrieve(q, k=5)] for q in queries]
+        for worker, store in stores.items()
+    }
+    assert rankings[True] == rankings[False]

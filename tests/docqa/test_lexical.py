@@ -6,7 +6,7 @@ import random
 import pytest
 
 from zhllama.docqa import lexical
-from zhllama.docqa.lexical import LexicalIndex, bigram_terms
+from zhllama.docqa.lexical import LexicalIndex, bigram_terms, build_segments
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def test_a_segmented_index_scores_exactly_as_one_built_at_once(corpus, tmp_path,
     first, later = ids[:60], ids[60:]
     index = LexicalIndex.build(first, [corpus[i] for i in first], generation="g0")
     deleted = set(rng.sample(first, 15))
-    index = index.with_changes(((i, corpus[i]) for i in later), deleted, "g1")
+    index = index.with_changes(build_segments((i, corpus[i]) for i in later), deleted, "g1")
     assert len(index.segments) > 2
     index.save(tmp_path)
     reloaded = LexicalIndex.load(tmp_path, "g1")
@@ -51,7 +51,7 @@ def test_a_segmented_index_scores_exactly_as_one_built_at_once(corpus, tmp_path,
 def test_re_adding_a_chunk_replaces_it(corpus):
     ids = list(corpus)[:10]
     index = LexicalIndex.build(ids, [corpus[i] for i in ids])
-    index = index.with_changes([(ids[0], "完全不同的文字。")], [ids[0]], "g1")
+    index = index.with_changes(build_segments([(ids[0], "完全不同的文字。")]), [], "g1")
     assert len(index) == 10
     assert index.search("完全不同", 1)[0][0] == ids[0]
 
@@ -67,7 +67,7 @@ def test_old_manifests_and_their_segments_are_removed(corpus, tmp_path):
     index.save(tmp_path)
     for step in range(1, 5):
         new = ids[10 * step : 10 * step + 10]
-        index = index.with_changes(((i, corpus[i]) for i in new), [ids[step]], f"g{step}")
+        index = index.with_changes(build_segments((i, corpus[i]) for i in new), [ids[step]], f"g{step}")
         index.save(tmp_path)
     manifests = sorted(p.name for p in tmp_path.glob("manifest-*.json"))
     assert manifests == ["manifest-g3.json", "manifest-g4.json"], "the newest two are kept"
@@ -92,3 +92,25 @@ def test_an_ingest_adds_a_segment_instead_of_rebuilding(tmp_path, write_corpus, 
     index = fresh.lexical_index()
     assert len(index) == fresh.count()
     assert fresh.get([index.search("熊猫", 1)[0][0]])
+
+
+def test_merged_tiers_score_exactly_as_one_index_and_keep_few_segments(corpus, tmp_path, monkeypatch):
+    monkeypatch.setattr(lexical, "SEGMENT_POSTINGS", 300)
+    monkeypatch.setattr(lexical, "MERGE_FANOUT", 3)
+    monkeypatch.setattr(lexical, "MERGE_STEP", 1000)  # several steps per merge
+    ids = list(corpus)
+    index = LexicalIndex([], generation="g0")
+    deleted: set[str] = set()
+    for step, start in enumerate(range(0, len(ids), 20)):
+        batch = ids[start : start + 20]
+        gone = set(ids[start - 15 : start - 5]) if start else set()
+        deleted |= gone
+        added = build_segments((i, corpus[i]) for i in batch)
+        index = index.with_changes(added, gone, f"g{step + 1}", tmp_path)
+    index.save(tmp_path)
+    assert len(index.segments) < 12, "tiers were merged"
+    assert any(len(s.ids) > 40 for s in index.segments), "some segment is a merge of several"
+    kept = [i for i in ids if i not in deleted]
+    _same_results(
+        LexicalIndex.load(tmp_path, index.generation), LexicalIndex.build(kept, [corpus[i] for i in kept])
+    )

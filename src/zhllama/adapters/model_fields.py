@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from zhllama.core.sampling import UPSTREAM, Sampling
 from zhllama.core.templates import DEFAULT_TEMPLATE
@@ -23,22 +23,42 @@ class ZhllamaModelFields(BaseModel):
     """The backend, template and sampling fields (upstream's defaults), and per-call overrides.
 
     A call may override ``temperature``, ``top_k``, ``top_p``, ``repetition_penalty``,
-    ``max_new_tokens`` (or ``max_tokens``), ``seed`` and ``greedy``; ``greedy`` (or temperature 0)
-    decodes greedily. Stop sequences are the field's plus the call's.
+    ``max_new_tokens`` (or ``max_tokens``, which the constructor takes too), ``seed`` and ``greedy``;
+    ``greedy`` (or temperature 0) decodes greedily. Stop sequences are the field's plus the call's.
+    ``model_name`` is what replies report as their model; it defaults to the backend's (the model
+    folder, the GGUF file or the server's model id).
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, protected_namespaces=())
 
     backend: Any = Field(exclude=True, description="a zhllama.backends.Backend")
+    model_name: str | None = None
     template: str = DEFAULT_TEMPLATE
     temperature: float = UPSTREAM.temperature
     top_k: int = UPSTREAM.top_k
     top_p: float = UPSTREAM.top_p
     repetition_penalty: float = UPSTREAM.repetition_penalty
-    max_new_tokens: int = UPSTREAM.max_new_tokens
+    max_new_tokens: int = Field(
+        default=UPSTREAM.max_new_tokens, validation_alias=AliasChoices("max_new_tokens", "max_tokens")
+    )
     greedy: bool = False
     seed: int | None = None
     stop: list[str] | None = None
+
+    @property
+    def resolved_model_name(self) -> str:
+        """``model_name``, else the backend's model, else the backend's name."""
+        return self.model_name or getattr(self.backend, "model_name", None) or self.backend.name
+
+    def settings_snapshot(self) -> dict[str, Any]:
+        """The fields that decide a reply besides the prompt: template, sampling, greedy, seed, stop."""
+        return {
+            "template": self.template,
+            **{name: getattr(self, name) for name in SAMPLING_FIELDS},
+            "greedy": self.greedy,
+            "seed": self.seed,
+            "stop": self.stop,
+        }
 
     def generation_settings(
         self, overrides: Mapping[str, Any], stop: Sequence[str] | None = None

@@ -7,10 +7,11 @@ plus a ``ReplyBuilder`` to the backend's ``_generate``, which only runs its runt
 counting goes through the same ``tokenizer`` in every backend.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from zhllama.backends.json_schema import bound_schema
 from zhllama.backends.protocol import BackendError, Completion, FinishReason, Messages
 from zhllama.backends.reply import ReplyBuilder
 from zhllama.core.sampling import UPSTREAM, Sampling
@@ -44,6 +45,8 @@ class GenerationRequest:
 
     ``ids`` is the prompt (BOS first), ``max_tokens`` the reply budget within the context window,
     ``greedy`` already folds in temperature 0 (the OpenAI and LangChain convention).
+    ``json_schema``, when given, is the schema the reply must be a document of, already bounded to
+    ``max_tokens`` (``json_schema.bound_schema``): the runtime constrains decoding to it.
     """
 
     messages: Messages
@@ -53,14 +56,20 @@ class GenerationRequest:
     sampling: Sampling
     greedy: bool
     seed: int | None
+    json_schema: dict[str, Any] | None = None
 
 
 class BackendBase:
     """The shared half of every backend; subclasses set ``name`` and ``tokenizer`` and implement
-    ``context_window`` and ``_generate``."""
+    ``model_name``, ``context_window`` and ``_generate``."""
 
     name: str
     tokenizer: Any
+
+    @property
+    def model_name(self) -> str:
+        """Which model answers: its folder, its GGUF file, or the server's model id."""
+        raise NotImplementedError
 
     @property
     def context_window(self) -> int:
@@ -82,18 +91,21 @@ class BackendBase:
         on_text: Callable[[str], None] | None = None,
         greedy: bool = False,
         seed: int | None = None,
+        json_schema: Mapping[str, Any] | None = None,
     ) -> Completion:
         """See ``zhllama.backends.Backend.complete``."""
         chosen = resolve_template(template)
         ids = self.prompt_ids(messages, chosen)
+        max_tokens = reply_budget(len(ids), sampling.max_new_tokens, self.context_window)
         request = GenerationRequest(
             messages=messages,
             template=chosen,
             ids=ids,
-            max_tokens=reply_budget(len(ids), sampling.max_new_tokens, self.context_window),
+            max_tokens=max_tokens,
             sampling=sampling,
             greedy=greedy or sampling.temperature <= 0,
             seed=seed,
+            json_schema=None if json_schema is None else bound_schema(json_schema, max_tokens),
         )
         reply = ReplyBuilder(stop, on_text)
         finish, prompt_tokens, completion_tokens = self._generate(request, reply)

@@ -7,7 +7,8 @@ imported only when a backend is built, so ``import zhllama.backends`` stays ligh
 
 The prompt goes in as token ids (``create_completion(prompt=list[int])``), built segment by
 segment with llama.cpp's own tokenizer and ``special=False``: typed ``</s>`` stays text. RoPE
-settings come from ``zhllama.core.rope_scaling.plan(...).llama_cpp()``.
+settings come from ``zhllama.core.rope_scaling.plan(...).llama_cpp()``. A JSON schema constrains
+decoding through llama.cpp's grammar sampler (``constrained_decoding``).
 
 Sampling differs from transformers in ways no setting removes: llama.cpp applies its repeat
 penalty only to *generated* tokens within the last ``last_n_tokens_size`` (transformers: to every
@@ -111,6 +112,10 @@ class LlamaCppBackend(BackendBase):
         return cls(llama)
 
     @property
+    def model_name(self) -> str:
+        return str(self.llama.model_path)
+
+    @property
     def context_window(self) -> int:
         return int(self.llama.n_ctx())
 
@@ -133,6 +138,10 @@ class LlamaCppBackend(BackendBase):
             "typical_p": 1.0,
             "repeat_penalty": sampling.repetition_penalty,
         }
+        if request.json_schema is not None:
+            from zhllama.backends.constrained_decoding import llama_cpp_grammar
+
+            settings["grammar"] = llama_cpp_grammar(request.json_schema)
         finish = "length"
         with self._lock:
             stream = self.llama.create_completion(

@@ -9,7 +9,8 @@ which is what ``python -m zhllama.backends.llama_cpp_server`` does.
 We register a full chat-completion *handler*, not a ``register_chat_format`` text formatter: a
 formatter's prompt text is tokenized with ``special=True``, so ``</s>`` typed by a user would end
 the turn. The handler builds ids segment by segment like ``encode_messages`` and calls
-``create_completion(prompt=ids)``.
+``create_completion(prompt=ids)``. A ``response_format`` ``{"type": "json_object", "schema": ...}``
+or a GBNF ``grammar`` constrains decoding as llama-cpp-python's own handlers do.
 """
 
 from collections.abc import Mapping, Sequence
@@ -36,6 +37,7 @@ def chat_handler(template_name: str) -> Any:
     from llama_cpp import llama_chat_format
 
     from zhllama.backends.base import encode_prompt
+    from zhllama.backends.constrained_decoding import llama_cpp_grammar
     from zhllama.backends.llama_cpp_backend import LlamaCppTokenizer
 
     def handler(
@@ -55,9 +57,13 @@ def chat_handler(template_name: str) -> Any:
         frequency_penalty: float = 0.0,
         repeat_penalty: float = 1.1,
         logit_bias: dict[str, float] | None = None,
+        response_format: Mapping[str, Any] | None = None,
+        grammar: Any = None,
         **_: Any,
     ) -> Any:
         ids = encode_prompt(LlamaCppTokenizer(llama), chat_messages(messages), template_name)
+        if response_format is not None and response_format.get("type") == "json_object":
+            grammar = llama_cpp_grammar(response_format.get("schema"))
         completion = llama.create_completion(
             prompt=ids,
             temperature=temperature,
@@ -73,6 +79,7 @@ def chat_handler(template_name: str) -> Any:
             frequency_penalty=frequency_penalty,
             repeat_penalty=repeat_penalty,
             logit_bias=logit_bias,
+            grammar=grammar,
         )
         return llama_chat_format._convert_completion_to_chat(completion, stream=stream)
 

@@ -22,6 +22,12 @@ repetition penalty (``repetition_penalty`` for vLLM, ``repeat_penalty`` for llam
 ``min_p`` 0; servers ignore the fields they do not know. Stop sequences are applied here, on the
 streamed text, as on every backend (the server's own stop handling would hide which stop ended the
 reply); the stream is closed at the first one, which ends the generation on the server.
+
+A JSON schema (structured output) goes as ``response_format``; ``schema_style`` says in which shape:
+``"openai"`` (default) is OpenAI's ``{"type": "json_schema", "json_schema": {"name", "schema",
+"strict"}}``, which vLLM (chat and completions, its structured outputs), llama.cpp's ``llama-server``
+and OpenAI take; ``"llama-cpp-python"`` is ``{"type": "json_object", "schema": ...}``, the only shape
+llama-cpp-python's server takes (chat only; it turns the schema into llama.cpp's grammar).
 """
 
 import http.client
@@ -41,6 +47,8 @@ from zhllama.core.templates import Template
 
 PromptFormat = Literal["ids", "chat", "text"]
 PROMPT_FORMATS = ("ids", "chat", "text")
+SchemaStyle = Literal["openai", "llama-cpp-python"]
+SCHEMA_STYLES = ("openai", "llama-cpp-python")
 DEFAULT_TIMEOUT = 300.0
 """Seconds to wait for the server to connect, answer, or send the next piece of a stream."""
 
@@ -93,6 +101,7 @@ class OpenAICompatibleBackend(BackendBase):
         context_window: int | None = None,
         api_key: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        schema_style: SchemaStyle = "openai",
     ) -> None:
         if prompt_format not in PROMPT_FORMATS:
             raise BackendError(
@@ -105,6 +114,15 @@ class OpenAICompatibleBackend(BackendBase):
             or not 0 < timeout < float("inf")
         ):
             raise BackendError(f"`timeout` must be a positive number of seconds, got {timeout!r}")
+        if schema_style not in SCHEMA_STYLES:
+            raise BackendError(
+                f"unknown schema_style {schema_style!r}: use one of {', '.join(SCHEMA_STYLES)}"
+            )
+        if schema_style == "llama-cpp-python" and prompt_format != "chat":
+            raise BackendError(
+                "schema_style='llama-cpp-python' needs prompt_format='chat': llama-cpp-python's server takes "
+                "a response_format on /v1/chat/completions only"
+            )
         if isinstance(tokenizer, (str, os.PathLike)):
             from zhllama.core.tokenizer import load_tokenizer
 
@@ -112,6 +130,7 @@ class OpenAICompatibleBackend(BackendBase):
         self.base_url = base_url.rstrip("/")
         self.tokenizer = tokenizer
         self.prompt_format = prompt_format
+        self.schema_style = schema_style
         self.api_key = api_key or os.environ.get("OPENAI_API_KEY")
         self.timeout = timeout
         self._model = model
@@ -134,6 +153,10 @@ class OpenAICompatibleBackend(BackendBase):
                 raise BackendError(f"{self.base_url}/models lists no model: pass model=NAME")
             self._model = str(models[0]["id"])
         return self._model
+
+    @property
+    def model_name(self) -> str:
+        return self.model
 
     @property
     def context_window(self) -> int:
@@ -167,6 +190,8 @@ class OpenAICompatibleBackend(BackendBase):
         }
         if request.seed is not None:
             body["seed"] = request.seed
+        if request.json_schema is not None:
+            body["response_format"] = self._response_format(request.json_schema)
         if self.prompt_format == "chat":
             path = "/chat/completions"
             body["messages"] = [{"role": m["role"], "content": m["content"]} for m in request.messages]
@@ -190,6 +215,11 @@ class OpenAICompatibleBackend(BackendBase):
         # servers that report no usage stream one piece per token (a split character aside)
         generated = usage["completion_tokens"] if usage else pieces
         return ("stop" if finish == "stop" else "length"), prompt_tokens, generated
+
+    def _response_format(self, schema: dict[str, Any]) -> dict[str, Any]:
+        if self.schema_style == "llama-cpp-python":
+            return {"type": "json_object", "schema": schema}
+        return {"type": "json_schema", "json_schema": {"name": "reply", "schema": schema, "strict": True}}
 
     def _prompt_text(self, messages: Messages, template: Template) -> str:
         controls = {template.bos, template.eos} | {

@@ -57,11 +57,13 @@ class Backend(Protocol):
     means argmax, the repetition penalty still applying), stops at EOS, at ``max_new_tokens`` or
     before the first of ``stop``, and passes the reply's text to ``on_text`` piece by piece as it is
     produced (the pieces join to ``Completion.text``). ``on_text`` may raise ``GenerationCancelled``
-    to stop early. Backends serialise calls on one local runtime; a server backend may run calls
-    concurrently.
+    to stop early. ``json_schema`` constrains decoding so that the reply is a JSON document valid
+    against it (bounded to fit the reply, see ``zhllama.backends.json_schema``). Backends serialise
+    calls on one local runtime; a server backend may run calls concurrently.
 
     ``count_tokens(text)`` counts plain-text tokens as the model sees them (no BOS).
-    ``context_window`` is the most tokens prompt plus reply may hold.
+    ``context_window`` is the most tokens prompt plus reply may hold; ``model_name`` says which model
+    answers (its folder, GGUF file or server model id).
     """
 
     name: str
@@ -76,11 +78,15 @@ class Backend(Protocol):
         on_text: Callable[[str], None] | None = ...,
         greedy: bool = ...,
         seed: int | None = ...,
+        json_schema: Mapping[str, Any] | None = ...,
     ) -> Completion: ...
 
     def count_tokens(self, text: str) -> int: ...
 
     def prompt_ids(self, messages: Messages, template: str | Template = ...) -> list[int]: ...
+
+    @property
+    def model_name(self) -> str: ...
 
     @property
     def context_window(self) -> int: ...

@@ -2,7 +2,8 @@
 
 The prompt goes in as ids from ``encode_messages``; text comes out through an incremental
 decoder that never emits half a character, and stop sequences end ``generate`` through a
-stopping criterion, so nothing past the stop is computed.
+stopping criterion, so nothing past the stop is computed. A JSON schema constrains decoding
+through xgrammar (``constrained_decoding``).
 """
 
 import os
@@ -50,6 +51,10 @@ class TransformersBackend(BackendBase):
         return cls(model, tokenizer, context_window=context)
 
     @property
+    def model_name(self) -> str:
+        return str(getattr(self.model, "name_or_path", "") or self.model.config.name_or_path)
+
+    @property
     def context_window(self) -> int:
         return self._context_window
 
@@ -70,6 +75,13 @@ class TransformersBackend(BackendBase):
         }
         if not request.greedy:
             settings.update(temperature=sampling.temperature, top_k=sampling.top_k, top_p=sampling.top_p)
+        if request.json_schema is not None:
+            from zhllama.backends.constrained_decoding import xgrammar_logits_processor
+
+            vocab_size = int(self.model.config.vocab_size)
+            settings["logits_processor"] = [
+                xgrammar_logits_processor(self.tokenizer, vocab_size, request.json_schema)
+            ]
         input_ids = torch.tensor([request.ids], device=self.model.device)
         with self._lock, torch.inference_mode():
             if request.seed is not None:

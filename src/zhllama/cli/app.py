@@ -11,6 +11,7 @@ from zhllama.cli import (
     privategpt,
     qa,
     rope,
+    serve,
     summarize,
     template,
     tokenizer,
@@ -26,5 +27,19 @@ def main() -> None:
     """Chinese-LLaMA-2 / Chinese-Alpaca-2 in the tools you already use."""
 
 
-for _module in (chat, doctor, eval, gguf, privategpt, qa, rope, summarize, template, tokenizer, vllm, webui):
+for _module in (
+    chat,
+    doctor,
+    eval,
+    gguf,
+    privategpt,
+    qa,
+    rope,
+    serve,
+    summarize,
+    template,
+    tokenizer,
+    vllm,
+    webui,
+):
     main.add_command(getattr(_module, "command", None) or _module.group)

@@ -20,6 +20,12 @@ DEFAULT_RESERVE_TOKENS = 512 + 256  # the answer (max_new_tokens) + template, sy
 DEFAULT_MAX_K = 64
 
 
+def answer_tokens(max_new_tokens: int, context_window: int) -> int:
+    """How much of a window an answer may take: ``max_new_tokens``, but never more than a quarter of the
+    window (at least 16), so that a short context still leaves room for the prompt and documents."""
+    return min(max_new_tokens, max(16, context_window // 4))
+
+
 def usable_length(model: Mapping[str, Any] | int) -> int:
     """The usable context of a config.json dict (through the RoPE planner) or an explicit length."""
     if isinstance(model, Mapping):

@@ -21,16 +21,17 @@ The contract:
   it deleted masked out) and then records the new generation.
 
 ``ingest(paths, store, ...)`` returns an ``IngestReport`` listing every file with its action
-(added, updated, unchanged, deleted, skipped) and, for skipped files, the reason.
+(added, updated, unchanged, deleted, skipped) and, for skipped files, the reason. Files are read
+and cut by ``preparing.Preparer`` (in a worker process for large ingests, so that the store's writes
+overlap the reading); this module keeps the store in line with what it prepares.
 """
 
 from __future__ import annotations
 
 import hashlib
-import itertools
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,15 +39,13 @@ from zhllama.docqa.dense import Encoder, HashedBigramEncoder
 from zhllama.docqa.documents import (
     MAX_FILE_BYTES,
     Discovery,
-    Document,
     UnreadableFileError,
     discover,
     display_path,
-    load_document,
     read_file,
 )
-from zhllama.docqa.normalisation import NORMALISATION_VERSION
-from zhllama.docqa.splitting import Chunk, SplitSettings, TokenCounter, iter_chunks
+from zhllama.docqa.preparing import Chunks, Failed, Preparer
+from zhllama.docqa.splitting import SplitSettings, TokenCounter
 from zhllama.docqa.store import Store, fingerprint
 
 ACTIONS = ("added", "updated", "unchanged", "deleted", "skipped")
@@ -76,25 +75,8 @@ class IngestReport:
         return {action: self.count(action) for action in ACTIONS}
 
 
-def chunk_id(settings_key: str, source: str, file_hash: str, number: int) -> str:
-    """The deterministic id of chunk ``number`` of ``source`` with content ``file_hash``."""
-    text = f"{settings_key};{NORMALISATION_VERSION}\0{source}\0{file_hash}\0{number}"
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
 def _under(source: str, roots: list[Path]) -> bool:
     return any(source == str(root) or source.startswith(str(root) + os.sep) for root in roots)
-
-
-def _chunks(document: Document, count_tokens: TokenCounter, settings: SplitSettings) -> Iterator[Chunk]:
-    """A document's chunks in order; a PDF page by page, so that no chunk straddles two pages."""
-    bounds = (
-        [*document.page_starts, len(document.text) + 2] if document.page_starts else [0, len(document.text)]
-    )
-    for start, stop in itertools.pairwise(bounds):
-        page_text = document.text[start : max(start, stop - 2 if document.page_starts else stop)]
-        for c in iter_chunks(page_text, count_tokens, settings.chunk_tokens, settings.overlap_tokens):
-            yield Chunk(c.text, c.start + start, c.end + start, c.tokens)
 
 
 @dataclass
@@ -157,7 +139,8 @@ def ingest(
     """Bring ``store`` in line with the files under ``paths``; see the module docstring for the contract.
 
     ``discovered`` is ``discover(paths, ...)`` when the caller has it already (e.g. to size a progress
-    bar); ``follow_symlinks`` and ``max_bytes`` are ``discover``'s.
+    bar); ``follow_symlinks`` and ``max_bytes`` are ``discover``'s. ``on_file(path, report)`` is told
+    each file's outcome as it happens.
     """
     started = time.perf_counter()
     encoder = encoder or HashedBigramEncoder()
@@ -165,7 +148,7 @@ def ingest(
     found = discovered or discover(paths, follow_symlinks=follow_symlinks, max_bytes=max_bytes)
     pause = float(os.environ.get(PAUSE_ENV, "0") or 0)
     report = IngestReport()
-    with store.lock():
+    with store.lock(), store.lexical_staging() as staging:
         previous = store.generation
         store.claim_embedding(encoder.name)
         stored: dict[str, _Stored] = {}
@@ -174,143 +157,77 @@ def ingest(
             stored.setdefault(str(meta.get("source", "")), _Stored()).add(chunk, meta)
             all_ids.add(chunk)
         dirty = False
-        pending: list[tuple[str, str, dict]] = []
-        stale: list[str] = []
-        added: list[str] = []
         deleted: list[str] = []
+        written: dict[str, list[str]] = {}  # chunk ids of the file being received
 
-        def flush() -> None:
+        def mark_dirty() -> None:
             nonlocal dirty
-            if not pending and not stale:
-                return
             if not dirty:
                 store.mark_dirty()
                 dirty = True
-            if pending:
-                vectors = encoder.encode_passages([text for _, text, _ in pending])
-                store.upsert(
-                    [i for i, _, _ in pending],
-                    [t for _, t, _ in pending],
-                    [m for _, _, m in pending],
-                    vectors,
-                )
-                report.chunks_written += len(pending)
-                added.extend(i for i, _, _ in pending)
-            if stale:
-                store.delete(list(stale))
-                deleted.extend(stale)
-            pending.clear()
-            stale.clear()
+
+        def remove(ids: Iterable[str]) -> None:
+            nonlocal all_ids
+            ids = set(ids)
+            if ids:
+                mark_dirty()
+                store.delete(sorted(ids))
+                deleted.extend(ids)
+                all_ids -= ids
 
         def record(path: Path, file_report: FileReport) -> None:
             report.files.append(file_report)
             if on_file is not None:
                 on_file(path, file_report)
 
-        def skip(path: Path, reason: str, written: list[str] = ()) -> None:
+        def skip(path: Path, reason: str) -> None:
             """Report ``path`` as skipped; chunks it had from an earlier ingest (or from this one,
             before it failed) are removed."""
-            nonlocal all_ids
             old = stored.get(str(path))
-            gone = set(written) | (old.ids if old is not None else set())
-            if gone:
-                stale.extend(gone)
-                all_ids -= gone
-                flush()
+            remove(set(written.pop(str(path), [])) | (old.ids if old is not None else set()))
             if old is not None:
                 reason = f"{reason} (its {len(old.ids)} old chunks removed)"
             record(path, FileReport(display_path(path), "skipped", 0, reason))
 
-        def write(path: Path, old: _Stored | None) -> None:
-            """Read, cut and store one file, streaming its chunks; ``UnreadableFileError`` says why not."""
-            nonlocal all_ids
-            data = read_file(path, max_bytes)
-            info = path.stat()
-            file_hash = hashlib.sha256(data).hexdigest()
-            document = load_document(path, data)
-            del data
-            source, ids = str(path), []
-            base = {
-                "source": source,
-                "file_sha256": file_hash,
-                "settings": settings.key,
-                "file_size": info.st_size,
-                "file_mtime_ns": info.st_mtime_ns,
-                "kind": document.kind,
-            }
-            if document.encoding:
-                base["encoding"] = document.encoding
-            held: tuple[str, str, dict] | None = None  # one chunk back: the last one gets marked
-            try:
-                for n, chunk in enumerate(_chunks(document, count_tokens, settings)):
-                    if held is not None:
-                        pending.append(held)
-                    cid = chunk_id(settings.key, source, file_hash, n)
-                    meta = {
-                        **base,
-                        "chunk": n,
-                        "start": chunk.start,
-                        "end": chunk.end,
-                        "tokens": chunk.tokens,
-                    }
-                    page = document.page_at(chunk.start)
-                    if page is not None:
-                        meta["page"] = page
-                    held = (cid, chunk.text, meta)
-                    ids.append(cid)
-                    if len(pending) >= batch_chunks:
-                        flush()
-            except Exception as exc:  # a text no splitter expected is this file's problem, not the ingest's
-                raise _Partial(ids, f"cannot split its text ({type(exc).__name__}: {exc})") from exc
-            if held is None:
-                raise _Partial(ids, "no text in the file")
-            held[2]["last"] = True
-            pending.append(held)
-            if old is not None:
-                stale.extend(old.ids - set(ids))
-                all_ids -= old.ids
-            all_ids.update(ids)
-            if len(pending) >= batch_chunks or pause:
-                flush()
-            record(path, FileReport(source, "added" if old is None else "updated", len(ids)))
-
         for path, reason in found.skipped:
             skip(path, reason)
+        to_read = []
         for path in found.files:
             old = stored.get(str(path))
             if old is not None and old.unchanged(path, settings, max_bytes):
                 record(path, FileReport(str(path), "unchanged", len(old.ids)))
-                continue
-            try:
-                write(path, old)
-            except UnreadableFileError as exc:
-                skip(path, str(exc))
-            except _Partial as exc:
-                pending[:] = [entry for entry in pending if entry[0] not in set(exc.written)]
-                skip(path, exc.reason, exc.written)
-            if pause:
+            else:
+                to_read.append(path)
+        preparer = Preparer(settings, count_tokens, encoder, staging, max_bytes, batch_chunks)
+        for message in preparer.messages(to_read):
+            source = str(message.path)
+            if isinstance(message, Chunks):
+                mark_dirty()
+                store.upsert(message.ids, message.texts, message.metadatas, message.vectors)
+                report.chunks_written += len(message.ids)
+                written.setdefault(source, []).extend(message.ids)
+            elif isinstance(message, Failed):
+                skip(message.path, message.reason)
+            else:
+                ids = written.pop(source, [])
+                old = stored.get(source)
+                if old is not None:
+                    remove(old.ids - set(ids))  # the new chunks are in: the old ones go
+                all_ids.update(ids)
+                record(message.path, FileReport(source, "added" if old is None else "updated", len(ids)))
+            if pause and not isinstance(message, Chunks):
                 time.sleep(pause)
         present = {str(p) for p in found.files} | {str(p) for p, _ in found.skipped}
         for source, entry in sorted(stored.items()):
             if source not in present and _under(source, roots):
-                stale.extend(entry.ids)
-                all_ids -= entry.ids
+                remove(entry.ids)
                 record(Path(source), FileReport(source, "deleted", len(entry.ids)))
-        flush()
         generation = fingerprint(all_ids)
         if dirty or store.generation != generation:
             # the index first: a reader that sees the new generation finds its index
-            store.update_lexical(previous, added, deleted, generation)
+            store.update_lexical(previous, preparer.segments(), deleted, generation)
             store.mark_clean(generation)
         else:
             store.lexical_index()
     report.seconds = time.perf_counter() - started
     return report
-
-
-class _Partial(Exception):
-    """A file failed after some of its chunks were cut (``written``): they must not stay."""
-
-    def __init__(self, written: list[str], reason: str) -> None:
-        super().__init__(reason)
-        self.written, self.reason = list(written), reason

@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
@@ -44,8 +45,12 @@ K1, B = 1.5, 0.75
 PAIR = np.int64(1 << 42)
 WORD = np.int64(2 << 42)
 FORMAT = "zhllama-lexical-2"
-SEGMENT_POSTINGS = 8_000_000
-"""A segment is written once this many postings are pending (about 150 MB while it is built)."""
+SEGMENT_POSTINGS = 2_000_000
+"""A segment is written once this many postings are pending (about 50 MB while it is built)."""
+MERGE_FANOUT = 8
+"""Segments of one size tier (postings within a factor of 8) are merged once there are this many."""
+MERGE_STEP = 4_000_000
+"""Postings a merge handles at a time: a merge's memory does not grow with the segments' size."""
 
 _CJK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x2FA1F))
 _CJK = "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in _CJK_RANGES)
@@ -112,6 +117,7 @@ class Segment:
     tfs: np.ndarray
     live: np.ndarray
     name: str = ""
+    directory: Path | None = None
 
     FILES = ("ids", "lengths", "terms", "offsets", "docs", "tfs")
 
@@ -142,12 +148,16 @@ class Segment:
             np.save(directory / f"{name}.npy", getattr(self, name))
 
     def stored(self, folder: Path) -> Segment:
-        """This segment written into ``folder`` under a fresh name (atomically) and read back
-        memory-mapped; an already named segment is returned as it is."""
-        if self.name and (folder / self.name).is_dir():
+        """This segment in ``folder``, read back memory-mapped: as it is when it is there already,
+        moved when it was written elsewhere (a staging folder), else written under a fresh name
+        (atomically)."""
+        if self.directory == folder:
             return self
-        name = _fresh_name("segment")
         folder.mkdir(parents=True, exist_ok=True)
+        if self.directory is not None:
+            os.replace(self.directory / self.name, folder / self.name)
+            return Segment.load(folder / self.name, self.live)
+        name = _fresh_name("segment")
         tmp = Path(tempfile.mkdtemp(prefix=f".building-{os.getpid()}-", dir=folder))
         self.save(tmp)
         os.replace(tmp, folder / name)
@@ -161,7 +171,7 @@ class Segment:
             live = np.ones(count, dtype=bool)
         if len(live) != count or len(arrays["offsets"]) != len(arrays["terms"]) + 1:
             raise DocQAError(f"lexical segment {directory} is inconsistent")
-        return cls(**arrays, live=live, name=directory.name)
+        return cls(**arrays, live=live, name=directory.name, directory=directory.parent)
 
     def postings(self, term: int) -> tuple[np.ndarray, np.ndarray]:
         """``(docs, tfs)`` of ``term`` in this segment (empty arrays when it does not occur)."""
@@ -214,10 +224,7 @@ class LexicalIndex:
         """An index of ``texts`` (chunk ``ids``) in memory."""
         if len(ids) != len(texts):
             raise DocQAError(f"{len(ids)} ids for {len(texts)} texts")
-        index = cls([], analyser, generation)
-        if ids:
-            index.segments.append(Segment.build(list(ids), [terms(text, analyser) for text in texts]))
-        return index
+        return cls(build_segments(zip(ids, texts, strict=True), analyser), analyser, generation)
 
     def __len__(self) -> int:
         return int(sum(int(segment.live.sum()) for segment in self.segments))
@@ -229,27 +236,24 @@ class LexicalIndex:
 
     def with_changes(
         self,
-        added: Iterable[tuple[str, str]],
+        added: list[Segment],
         deleted: Iterable[str],
         generation: str,
         directory: str | os.PathLike | None = None,
     ) -> LexicalIndex:
-        """A new index: these chunks deleted (``live`` masks, copied) and ``added`` (id, text) pairs
-        appended as new segments of at most ``SEGMENT_POSTINGS`` postings each. With ``directory``
-        each new segment is written there as soon as it is built and kept memory-mapped, so memory
-        stays bounded however many chunks are added (``save(directory)`` then writes the manifest)."""
+        """A new index: chunks ``deleted`` (``live`` masks, copied), and the chunks of the ``added``
+        segments (``build_segments``), which replace chunks of the same id. With ``directory`` the
+        added segments are stored there and full size tiers merged (``save(directory)`` then
+        writes the manifest)."""
         deleted = set(deleted)
-        segments = []
-        for segment in self.segments:
-            gone = segment.positions(deleted) if deleted else np.zeros(0, dtype=np.int64)
-            if len(gone):
-                live = np.array(segment.live, dtype=bool)
-                live[gone] = False
-                segment = Segment(*(getattr(segment, n) for n in Segment.FILES), live=live, name=segment.name)
-            if segment.live.any():
-                segments.append(segment)
-        for segment in build_segments(added, self.analyser):
-            segments.append(segment if directory is None else segment.stored(Path(directory)))
+        replaced = deleted | {bytes(i).decode() for segment in added for i in segment.ids}
+        segments = [s for s in (_without(s, replaced) for s in self.segments) if s.live.any()]
+        # a chunk added and deleted again in the same ingest (a file that failed half-way) stays out
+        added = [s for s in (_without(s, deleted) for s in added) if s.live.any()]
+        if directory is None:
+            return LexicalIndex(segments + added, self.analyser, generation)
+        for segment in added:
+            segments = merged_tiers([*segments, segment.stored(Path(directory))], Path(directory))
         return LexicalIndex(segments, self.analyser, generation)
 
     # -- searching ---------------------------------------------------------------------------------
@@ -329,27 +333,167 @@ class LexicalIndex:
         return cls(segments, manifest["analyser"], manifest["generation"])
 
 
-def build_segments(chunks: Iterable[tuple[str, str]], analyser: str = "bigram") -> Iterator[Segment]:
-    """Segments of ``(chunk id, text)`` pairs, each closed once it holds ``SEGMENT_POSTINGS``
-    postings, so memory stays bounded however many chunks stream through."""
-    ids: list[str] = []
-    term_lists: list[np.ndarray] = []
-    pending = 0
+def _without(segment: Segment, ids: set[str]) -> Segment:
+    """``segment`` with the chunks ``ids`` masked out (a copy of its ``live`` mask when any are in it)."""
+    gone = segment.positions(ids) if ids else np.zeros(0, dtype=np.int64)
+    if not len(gone):
+        return segment
+    live = np.array(segment.live, dtype=bool)
+    live[gone] = False
+    return replace(segment, live=live)
+
+
+class SegmentWriter:
+    """Turns ``(chunk id, text)`` pairs, added one at a time, into segments of about
+    ``SEGMENT_POSTINGS`` postings, each written into ``folder`` (and kept memory-mapped) as soon as
+    it is full: memory stays bounded however many chunks are added. Without a folder the segments
+    stay in memory."""
+
+    def __init__(self, analyser: str = "bigram", folder: Path | None = None) -> None:
+        self.analyser, self.folder = analyser, folder
+        self.segments: list[Segment] = []
+        self._ids: list[str] = []
+        self._terms: list[np.ndarray] = []
+        self._pending = 0
+
+    def add(self, chunk_id: str, text: str) -> None:
+        found = terms(text, self.analyser)
+        self._ids.append(chunk_id)
+        self._terms.append(found)
+        self._pending += len(found)
+        if self._pending >= SEGMENT_POSTINGS:
+            self._close()
+
+    def _close(self) -> None:
+        if self._ids:
+            segment = Segment.build(self._ids, self._terms)
+            self.segments.append(segment if self.folder is None else segment.stored(self.folder))
+        self._ids, self._terms, self._pending = [], [], 0
+
+    def finish(self) -> list[Segment]:
+        """Every segment written (the last one closed now)."""
+        self._close()
+        return self.segments
+
+
+def build_segments(
+    chunks: Iterable[tuple[str, str]], analyser: str = "bigram", folder: Path | None = None
+) -> list[Segment]:
+    """The segments of ``(chunk id, text)`` pairs (see ``SegmentWriter``)."""
+    writer = SegmentWriter(analyser, folder)
     for chunk_id, text in chunks:
-        found = terms(text, analyser)
-        ids.append(chunk_id)
-        term_lists.append(found)
-        pending += len(found)
-        if pending >= SEGMENT_POSTINGS:
-            yield Segment.build(ids, term_lists)
-            ids, term_lists, pending = [], [], 0
-    if ids:
-        yield Segment.build(ids, term_lists)
+        writer.add(chunk_id, text)
+    return writer.finish()
 
 
 def manifest_name(generation: str) -> str:
     """The manifest file of the index of ``generation``."""
     return f"manifest-{generation or 'empty'}.json"
+
+
+def _tier(segment: Segment) -> int:
+    """The size tier of a segment: its postings in powers of ``MERGE_FANOUT`` above ``SEGMENT_POSTINGS``."""
+    postings = max(1, len(segment.docs) // SEGMENT_POSTINGS)
+    return int(np.log(postings) / np.log(MERGE_FANOUT))
+
+
+def merged_tiers(segments: list[Segment], folder: Path) -> list[Segment]:
+    """``segments`` with every full tier (``MERGE_FANOUT`` segments of like size) merged into one, and
+    every segment that is mostly deleted rewritten without its dead chunks: an index keeps about
+    ``MERGE_FANOUT`` segments per tenfold of size, so a query visits few segments however large."""
+    while True:
+        tiers: dict[int, list[Segment]] = {}
+        for segment in segments:
+            tiers.setdefault(_tier(segment), []).append(segment)
+        full = next((tier for tier in tiers.values() if len(tier) >= MERGE_FANOUT), None)
+        if full is None:
+            full = next(([s] for s in segments if len(s.live) > 1000 and s.live.mean() < 0.5), None)
+        if full is None:
+            return segments
+        merged = merge_segments(full, folder)
+        segments = [s for s in segments if all(s is not m for m in full)] + (
+            [merged] if len(merged.ids) else []
+        )
+
+
+def merge_segments(segments: list[Segment], folder: Path) -> Segment:
+    """One segment holding the live chunks of ``segments``, written into ``folder`` and memory-mapped.
+
+    A streaming k-way merge: the output postings are written in place through memory maps, a step of
+    ``MERGE_STEP`` input postings at a time, so memory is bounded by the step, not the segments."""
+    from numpy.lib.format import open_memmap
+
+    ids = np.concatenate([np.asarray(s.ids)[np.asarray(s.live)] for s in segments])
+    order = np.argsort(ids, kind="stable")
+    new_doc = np.empty(len(ids), dtype=np.int32)
+    new_doc[order] = np.arange(len(ids), dtype=np.int32)
+    lengths = np.concatenate([np.asarray(s.lengths)[np.asarray(s.live)] for s in segments])[order]
+    union = np.unique(np.concatenate([np.asarray(s.terms) for s in segments]))
+    totals = np.zeros(len(union), dtype=np.int64)
+    places = []  # per segment: where its terms sit in the union
+    for segment in segments:
+        live = np.asarray(segment.live)
+        counts = np.diff(np.asarray(segment.offsets))
+        if live.all():
+            per_term = counts
+        else:
+            term_of = np.repeat(np.arange(len(counts)), counts)
+            per_term = np.bincount(term_of[live[np.asarray(segment.docs)]], minlength=len(counts))
+        at = np.searchsorted(union, np.asarray(segment.terms))
+        np.add.at(totals, at, per_term)
+        places.append(at)
+    offsets = np.concatenate(([0], np.cumsum(totals))).astype(np.int64)
+    name = _fresh_name("segment")
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".building-{os.getpid()}-", dir=folder))
+    docs_out = open_memmap(tmp / "docs.npy", mode="w+", dtype=np.int32, shape=(int(offsets[-1]),))
+    tfs_out = open_memmap(tmp / "tfs.npy", mode="w+", dtype=np.uint16, shape=(int(offsets[-1]),))
+    cursor = offsets[:-1].copy()
+    base = 0
+    for segment, at in zip(segments, places, strict=True):
+        live = np.asarray(segment.live)
+        remap = np.full(len(live), -1, dtype=np.int32)
+        remap[live] = new_doc[base : base + int(live.sum())]
+        base += int(live.sum())
+        seg_offsets = np.asarray(segment.offsets)
+        for start in range(0, int(seg_offsets[-1]), MERGE_STEP):
+            stop = min(int(seg_offsets[-1]), start + MERGE_STEP)
+            docs = remap[np.asarray(segment.docs[start:stop])]
+            tfs = np.asarray(segment.tfs[start:stop])
+            term = np.searchsorted(seg_offsets, np.arange(start, stop), side="right") - 1
+            keep = docs >= 0
+            docs, tfs, term = docs[keep], tfs[keep], term[keep]
+            if not len(term):
+                continue
+            run_start = np.flatnonzero(np.concatenate(([True], term[1:] != term[:-1])))
+            run_length = np.diff(np.append(run_start, len(term)))
+            rank = np.arange(len(term)) - np.repeat(run_start, run_length)
+            destination = cursor[at[term]] + rank
+            docs_out[destination] = docs
+            tfs_out[destination] = tfs
+            cursor[at[term[run_start]]] += run_length
+            for array in (docs_out, tfs_out, segment.docs, segment.tfs):
+                _release(array)
+    docs_out.flush()
+    tfs_out.flush()
+    del docs_out, tfs_out
+    for array_name, array in (
+        ("ids", ids[order]),
+        ("lengths", lengths),
+        ("terms", union),
+        ("offsets", offsets),
+    ):
+        np.save(tmp / f"{array_name}.npy", array)
+    os.replace(tmp, folder / name)
+    return Segment.load(folder / name, None)
+
+
+def _release(array: np.ndarray) -> None:
+    """Drop a memory-mapped array's pages from this process (they stay in the file and the page
+    cache): a merge then holds one step's pages, not every page it has touched."""
+    mapping = getattr(array, "_mmap", None)
+    if mapping is not None:
+        mapping.madvise(mmap.MADV_DONTNEED)
 
 
 def _fresh_name(kind: str) -> str:

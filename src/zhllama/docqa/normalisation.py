@@ -11,7 +11,7 @@ here re-indexes a store instead of mixing two normalisations.
 from __future__ import annotations
 
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 
 NORMALISATION_VERSION = "nfkc-lower-t2s-1"
 
@@ -28,6 +28,10 @@ def to_simplified(text: str) -> str:
     return _t2s().convert(text)
 
 
+@lru_cache(maxsize=4096)
 def normalise(text: str) -> str:
-    """NFKC, lower case, then Traditional to Simplified: the form both index and queries use."""
+    """NFKC, lower case, then Traditional to Simplified: the form both index and queries use.
+
+    Cached for the last few thousand texts: ingest normalises each chunk for the BM25 index and
+    for the placeholder vector, a batch apart."""
     return to_simplified(unicodedata.normalize("NFKC", text).lower())

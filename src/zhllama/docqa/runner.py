@@ -6,7 +6,8 @@ with the default system prompt (``history`` adds earlier turns for ``qa chat``).
 ``Ask`` callable of ``zhllama.docqa.chains``; ``prompt_tokens`` measures a filled prompt exactly as
 the backend will encode it, so budgets are planned in the model's own tokens. ``answer_tokens`` is
 how much of the window an answer may take: upstream's ``max_new_tokens`` (512), but never more than
-a quarter of the window, so that a small context still leaves room for documents.
+a quarter of the window (``budget.answer_tokens``), so that a small context still leaves room for
+documents.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from zhllama.backends.protocol import Backend, Completion
 from zhllama.core.prompts import Prompt
 from zhllama.core.sampling import UPSTREAM, Sampling
 from zhllama.core.templates import DEFAULT_TEMPLATE
+from zhllama.docqa.budget import answer_tokens
 
 Messages = list[dict[str, str]]
 
@@ -56,7 +58,7 @@ class PromptRunner:
     calls: list[Call] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        answer = min(self.sampling.max_new_tokens, max(16, self.backend.context_window // 4))
+        answer = answer_tokens(self.sampling.max_new_tokens, self.backend.context_window)
         self.sampling = replace(self.sampling, max_new_tokens=answer)
 
     @property

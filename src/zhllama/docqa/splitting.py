@@ -103,6 +103,7 @@ def _counter(path: str) -> tuple[TokenCounter, str]:
         return [len(ids) for ids in processor.encode(texts)]  # sentencepiece never emits control ids
 
     count.many = many  # type: ignore[attr-defined]
+    count.path = path  # type: ignore[attr-defined] (a worker process rebuilds the counter from it)
     return count, digest
 
 
@@ -173,7 +174,8 @@ def iter_chunks(
     SplitSettings(chunk_tokens, overlap_tokens)  # validates
     if not text.strip():
         return
-    whole = count_tokens(text) if len(text) <= 4 * chunk_tokens else chunk_tokens + 1
+    # a text of more than twice as many characters as the budget seldom fits (Chinese: ~0.6 token/char)
+    whole = count_tokens(text) if len(text) <= 2 * chunk_tokens else chunk_tokens + 1
     if whole <= chunk_tokens and sentence_spans(text):  # the usual paragraph: one chunk, one count
         spans = sentence_spans(text)
         start, end = spans[0][0], spans[-1][1]

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import tempfile
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -33,7 +34,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from zhllama.docqa.lexical import LexicalIndex
+from zhllama.docqa.lexical import LexicalIndex, Segment, build_segments
 from zhllama.errors import DocQAError
 
 DEFAULT_COLLECTION = "docqa"
@@ -351,23 +352,46 @@ class Store:
             (chunk_id, document or "") for chunk_id, document, _ in self.records(include=("documents",))
         )
         folder = self.lexical_folder(analyser)
-        index = LexicalIndex([], analyser, generation).with_changes(chunks, (), generation, folder)
-        return self._publish(index)
+        with self.lexical_staging(analyser) as staging:
+            added = build_segments(chunks, analyser, staging)
+            return self._publish(
+                LexicalIndex([], analyser, generation).with_changes(added, (), generation, folder)
+            )
+
+    @contextmanager
+    def lexical_staging(self, analyser: str = "bigram") -> Iterator[Path]:
+        """A folder of this process beside the index where new segments wait until an index that
+        names them is published (no other process's clean-up touches it); removed afterwards."""
+        folder = self.lexical_folder(analyser)
+        folder.mkdir(parents=True, exist_ok=True)
+        _remove_abandoned_builds(folder)
+        staging = Path(tempfile.mkdtemp(prefix=f"{_BUILDING}{os.getpid()}-", dir=folder))
+        try:
+            yield staging
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
     def update_lexical(
-        self, previous: str, added: list[str], deleted: list[str], generation: str, analyser: str = "bigram"
+        self,
+        previous: str,
+        added: list[Segment],
+        deleted: list[str],
+        generation: str,
+        analyser: str = "bigram",
     ) -> LexicalIndex:
         """The index of ``generation``: the saved index of ``previous`` with ``deleted`` chunks removed
-        and ``added`` ones (read back from the collection) appended; a full rebuild when no index of
-        ``previous`` is saved whole (a killed ingest, another writer). The one ingest that holds the
-        writers' lock calls it before it records ``generation``."""
+        and the ``added`` segments (built from the chunks an ingest wrote) appended; a full rebuild
+        from the collection when no index of ``previous`` is saved whole (a killed ingest, another
+        writer) and the store held chunks before. The one ingest that holds the writers' lock calls
+        it before it records ``generation``."""
         try:
             base = LexicalIndex.load(self.lexical_folder(analyser), previous)
         except Exception:  # none saved, or damaged in any way
-            return self.rebuild_lexical(analyser, generation)
-        chunks = ((chunk_id, text) for chunk_id, (text, _) in self.documents(added))
+            if previous:
+                return self.rebuild_lexical(analyser, generation)
+            base = LexicalIndex([], analyser, previous)  # a new store: nothing to rebuild
         folder = self.lexical_folder(analyser)
-        return self._publish(base.with_changes(chunks, [*deleted, *added], generation, folder))
+        return self._publish(base.with_changes(added, deleted, generation, folder))
 
     def _publish(self, index: LexicalIndex) -> LexicalIndex:
         folder = self.lexical_folder(index.analyser)

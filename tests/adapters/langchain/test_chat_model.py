@@ -6,7 +6,7 @@ import asyncio
 import pytest
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models import base as language_model_base
-from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, ChatMessage, HumanMessage, SystemMessage
 
 from zhllama.adapters.langchain import ChatZhllama
 from zhllama.core.sampling import Sampling
@@ -152,8 +152,8 @@ def test_a_conversation_with_history_is_rendered_through_the_template(recording_
 
 
 def test_messages_the_template_cannot_render_are_refused_clearly(llm):
-    with pytest.raises(TemplateError, match="ToolMessage"):
-        llm.invoke([HumanMessage("hi"), ToolMessage("42", tool_call_id="1")])
+    with pytest.raises(TemplateError, match="ChatMessage cannot be rendered"):
+        llm.invoke([HumanMessage("hi"), ChatMessage("42", role="critic")])
 
 
 def test_the_same_chat_model_runs_on_llama_cpp_and_on_an_openai_compatible_server(

@@ -5,15 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from zhllama.backends import TransformersBackend
-
 N_PARAGRAPHS = 12
-
-
-@pytest.fixture(scope="session")
-def long_backend(tiny_model_dir: Path) -> TransformersBackend:
-    """The tiny model planned for 1,024 tokens, so that a 384-token chunk and its prompt fit."""
-    return TransformersBackend.from_pretrained(tiny_model_dir, context=1024)
 
 
 @pytest.fixture(scope="session")

@@ -59,9 +59,10 @@ def qa_chain(
     document_separator: str = DOCUMENT_SEPARATOR,
     stuff_prompt: Prompt = prompts.STUFF_QA,
 ) -> Runnable:
-    """``{"question": str[, "documents": [...]]} -> {"question", "answer", "documents"}``.
+    """``"question"`` or ``{"question": str[, "documents": [...]]} -> {"question", "answer", "documents"}``.
 
-    Documents come from the input when given, else from ``retriever.invoke(question)``.
+    A plain string is the question, as LangChain's retrieval chains take it. Documents come from the
+    input when given, else from ``retriever.invoke(question)``.
     ``stuff_prompt=prompts.STUFF_QA_PRIVATEGPT`` gives privateGPT's variant.
     """
     steps.check_kind(kind)
@@ -69,7 +70,9 @@ def qa_chain(
         p.name: ask(llm, p) for p in (stuff_prompt, prompts.REFINE_QA_INITIAL, prompts.REFINE_QA_STEP)
     }
 
-    def answer(inputs: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+    def answer(inputs: str | dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        if isinstance(inputs, str):
+            inputs = {"question": inputs}
         question = inputs["question"]
         documents = inputs.get("documents")
         if documents is None:

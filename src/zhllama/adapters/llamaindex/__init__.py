@@ -7,8 +7,11 @@ This module is the adapter's plugin and stays light: the names below import Llam
 - ``prompts``: ``messages_to_prompt`` / ``completion_to_prompt`` rendering Alpaca-2 byte for byte, and the
   upstream QA / refine prompts as LlamaIndex ``PromptTemplate``s;
 - ``llm``: ``ZhllamaLLM``, a ``CustomLLM`` over ``zhllama.backends`` (prompts go in as safe token ids);
-- ``retrieval``: ``DocQARetriever`` (docqa's BM25 / hybrid ranking as a ``BaseRetriever``) and
-  ``chroma_vector_retriever`` (plain ``ChromaVectorStore`` retrieval over the same collection);
+- ``retrieval``: ``DocQARetriever`` (docqa's BM25 / hybrid ranking as a ``BaseRetriever``),
+  ``DocQAEmbedding`` (a docqa encoder as a LlamaIndex embedding model) and ``chroma_vector_retriever``
+  (plain ``ChromaVectorStore`` retrieval over the same collection);
+- ``reader``: ``DocQAReader``, files read as ``zhllama qa ingest`` reads them (GBK/Big5/UTF-16, HTML,
+  PDF, DOCX);
 - ``query_engine``: ``docqa_query_engine`` (a ``RetrieverQueryEngine`` with the upstream prompts).
 """
 
@@ -21,8 +24,10 @@ ADAPTER = Adapter(
     injects=(
         "ZhllamaLLM (Alpaca-2 messages_to_prompt/completion_to_prompt byte for byte, prompt as safe ids on "
         "transformers, llama.cpp or an OpenAI-compatible server; context window from the RoPE plan; "
-        "streaming); docqa_query_engine over the `zhllama qa ingest` Chroma collection (docqa's BM25/hybrid "
-        "retriever, upstream Chinese QA and refine prompts); chroma_vector_retriever"
+        "streaming, non-blocking async, usage; structured_predict by constrained decoding); "
+        "docqa_query_engine over the `zhllama qa ingest` Chroma collection (docqa's BM25/hybrid "
+        "retriever, upstream Chinese QA and refine prompts); DocQAEmbedding, DocQAReader, "
+        "chroma_vector_retriever"
     ),
     extra="llamaindex",
 )
@@ -36,7 +41,9 @@ _LAZY = {
     "REFINE_TEMPLATE": "zhllama.adapters.llamaindex.prompts",
     "STUFF_QA_TEMPLATE": "zhllama.adapters.llamaindex.prompts",
     "DocQARetriever": "zhllama.adapters.llamaindex.retrieval",
+    "DocQAEmbedding": "zhllama.adapters.llamaindex.retrieval",
     "chroma_vector_retriever": "zhllama.adapters.llamaindex.retrieval",
+    "DocQAReader": "zhllama.adapters.llamaindex.reader",
     "docqa_query_engine": "zhllama.adapters.llamaindex.query_engine",
 }
 __all__ = ["ADAPTER", *_LAZY]

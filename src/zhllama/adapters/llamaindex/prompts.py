@@ -13,7 +13,7 @@ and ``context_msg`` for ``refine_template``.
 
 from collections.abc import Sequence
 
-from llama_index.core.base.llms.types import ChatMessage, MessageRole
+from llama_index.core.base.llms.types import ChatMessage, MessageRole, TextBlock
 from llama_index.core.prompts import PromptTemplate, PromptType
 
 from zhllama.core import prompts
@@ -25,7 +25,11 @@ _ROLES = {MessageRole.SYSTEM: "system", MessageRole.USER: "user", MessageRole.AS
 
 
 def to_zhllama_messages(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
-    """LlamaIndex chat messages as ``{"role", "content"}`` dicts; tool/function roles are an error."""
+    """LlamaIndex chat messages as ``{"role", "content"}`` dicts.
+
+    Tool/function roles and non-text blocks (``ImageBlock``, ``AudioBlock``, documents) are an error:
+    ``ChatMessage.content`` would silently drop those blocks, and the family reads text only.
+    """
     converted = []
     for message in messages:
         role = _ROLES.get(message.role)
@@ -34,6 +38,12 @@ def to_zhllama_messages(messages: Sequence[ChatMessage]) -> list[dict[str, str]]
                 f"a {message.role.value!r} message cannot be rendered by the Alpaca-2 template: pass system, "
                 "user and assistant messages only (the family has no tool-calling format)"
             )
+        for block in message.blocks:
+            if not isinstance(block, TextBlock):
+                raise TemplateError(
+                    f"a {role} message holds a {type(block).__name__}: Chinese-Alpaca-2 reads text only; "
+                    "describe the image (or file) in words, or use a multimodal model for it"
+                )
         converted.append({"role": role, "content": message.content or ""})
     return converted
 

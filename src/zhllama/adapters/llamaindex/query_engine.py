@@ -6,6 +6,10 @@ Chinese refine-initial prompt as ``text_qa_template`` and its refine step as ``r
 sent to ``ZhllamaLLM`` as one user message and wrapped in the Alpaca-2 template with the default system
 prompt, as upstream's scripts do. ``response_mode`` is LlamaIndex's (``refine`` by default, upstream's
 chain type; ``compact`` packs chunks into the context window first).
+
+The reply budget follows the model's window: ``ZhllamaLLM.metadata.num_output`` is at most a quarter of
+it, and the refine synthesizers reserve that much for the answer a refine step carries forward (instead
+of LlamaIndex's fixed 500 tokens, which no 256-token model can give).
 """
 
 import os
@@ -15,7 +19,7 @@ from llama_index.core import PromptHelper, get_response_synthesizer
 from llama_index.core.llms import LLM
 from llama_index.core.prompts import BasePromptTemplate
 from llama_index.core.query_engine import RetrieverQueryEngine
-from llama_index.core.response_synthesizers import ResponseMode
+from llama_index.core.response_synthesizers import CompactAndRefine, Refine, ResponseMode
 
 from zhllama.adapters.llamaindex.prompts import REFINE_TEMPLATE, TEXT_QA_TEMPLATE
 from zhllama.adapters.llamaindex.retrieval import DocQARetriever
@@ -55,12 +59,17 @@ def docqa_query_engine(
     retriever = DocQARetriever.from_store(store, mode=mode, similarity_top_k=similarity_top_k)
     if "prompt_helper" not in synthesizer_kwargs and hasattr(llm, "count_tokens"):
         synthesizer_kwargs["prompt_helper"] = model_prompt_helper(llm)
-    synthesizer = get_response_synthesizer(
-        llm=llm,
-        response_mode=ResponseMode(response_mode),
-        text_qa_template=text_qa_template,
-        refine_template=refine_template,
-        streaming=streaming,
+    mode = ResponseMode(response_mode)
+    settings = {
+        "llm": llm,
+        "text_qa_template": text_qa_template,
+        "refine_template": refine_template,
+        "streaming": streaming,
         **synthesizer_kwargs,
-    )
+    }
+    refining = {ResponseMode.REFINE: Refine, ResponseMode.COMPACT: CompactAndRefine}.get(mode)
+    if refining is not None:
+        synthesizer = refining(response_padding_size=llm.metadata.num_output, **settings)
+    else:
+        synthesizer = get_response_synthesizer(response_mode=mode, **settings)
     return RetrieverQueryEngine(retriever=retriever, response_synthesizer=synthesizer)

