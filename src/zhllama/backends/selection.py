@@ -12,8 +12,9 @@ backticks (`model`); the command line shows them as its options (``--model``).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from zhllama.backends.openai_compatible import check_base_url
 from zhllama.backends.protocol import Backend
@@ -37,6 +38,8 @@ class ModelSpec:
     tokenizer: Path | None = None
     context: int | None = None
     timeout: float | None = None
+    rope_method: str | None = None
+    rope_params: dict[str, Any] = field(default_factory=dict)
 
     @property
     def tokenizer_folder(self) -> Path | None:
@@ -53,8 +56,15 @@ def resolve_model(
     tokenizer: str | os.PathLike | None = None,
     context: int | None = None,
     timeout: float | None = None,
+    *,
+    rope_method: str | None = None,
+    rope_params: dict[str, Any] | None = None,
 ) -> ModelSpec:
-    """The model to use (at most one of ``model``/``gguf``/``openai_base_url``), without loading it."""
+    """The model to use (at most one of ``model``/``gguf``/``openai_base_url``), without loading it.
+
+    ``rope_method`` and ``rope_params`` (e.g. ``{"group": 32, "window": 128}`` for ``selfextend``)
+    go to the RoPE plan of a model folder or GGUF; a server runs with its own RoPE settings.
+    """
     from zhllama.locations import default_model_dir
 
     given = [
@@ -64,13 +74,19 @@ def resolve_model(
     ]
     if len(given) > 1:
         raise ModelLoadError(f"give one of `model`, `gguf` or `openai_base_url`, not {' and '.join(given)}")
+    rope = {"rope_method": rope_method, "rope_params": dict(rope_params or {})}
+    if openai_base_url is not None and (rope_method is not None or rope_params):
+        raise ModelLoadError(
+            "`rope_method`, `group` and `window` set how zhllama loads a `model` or `gguf`; a server at "
+            "`openai_base_url` runs with its own RoPE settings (see `zhllama rope plan` for them)"
+        )
     default = default_model_dir()
     tokenizer_dir = Path(tokenizer).expanduser() if tokenizer else default
     if gguf is not None:
         path = Path(gguf).expanduser()
         if not path.is_file():
             raise ModelLoadError(f"`gguf` {str(gguf)!r} is not a file: {NO_MODEL_MESSAGE}")
-        return ModelSpec("llama.cpp", str(path), tokenizer_dir, context)
+        return ModelSpec("llama.cpp", str(path), tokenizer_dir, context, **rope)
     if openai_base_url is not None:
         check_base_url(openai_base_url)
         if tokenizer_dir is None:
@@ -83,7 +99,7 @@ def resolve_model(
         raise ModelLoadError(NO_MODEL_MESSAGE)
     folder = Path(model).expanduser() if model is not None else default
     check_model_folder(folder)
-    return ModelSpec("transformers", str(folder), folder, context)
+    return ModelSpec("transformers", str(folder), folder, context, **rope)
 
 
 def open_backend(spec: ModelSpec) -> Backend:
@@ -93,11 +109,15 @@ def open_backend(spec: ModelSpec) -> Backend:
     from zhllama.backends.transformers_backend import TransformersBackend
 
     if spec.kind == "llama.cpp":
-        return LlamaCppBackend.from_gguf(spec.location, context=spec.context)
+        return LlamaCppBackend.from_gguf(
+            spec.location, context=spec.context, rope_method=spec.rope_method, rope_params=spec.rope_params
+        )
     if spec.kind == "openai":
         options = {} if spec.timeout is None else {"timeout": spec.timeout}
         return OpenAICompatibleBackend(spec.location, spec.tokenizer, context_window=spec.context, **options)
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()
-    return TransformersBackend.from_pretrained(spec.location, context=spec.context)
+    return TransformersBackend.from_pretrained(
+        spec.location, context=spec.context, rope_method=spec.rope_method, rope_params=spec.rope_params
+    )

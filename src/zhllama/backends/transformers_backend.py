@@ -43,11 +43,13 @@ class TransformersBackend(BackendBase):
         device: str = "cpu",
         context: int | None = None,
         rope_method: str | None = None,
+        rope_params: dict[str, Any] | None = None,
     ) -> "TransformersBackend":
         """Load a local model folder with ``zhllama.load`` (same arguments) and wrap it."""
         from zhllama.checkpoints.model_loader import load
 
-        model, tokenizer = load(path, dtype=dtype, device=device, context=context, rope_method=rope_method)
+        rope = {"context": context, "rope_method": rope_method, "rope_params": rope_params}
+        model, tokenizer = load(path, dtype=dtype, device=device, **rope)
         return cls(model, tokenizer, context_window=context)
 
     @property

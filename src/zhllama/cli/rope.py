@@ -5,13 +5,14 @@ import json
 import click
 
 from zhllama.cli.command import Group
+from zhllama.cli.options import grouped_options
 
 RUNTIME_CHOICES = ("transformers", "vllm", "llamacpp", "webui")
 
 
 @click.group(cls=Group, name="rope")
 def group() -> None:
-    """RoPE scaling for long context (PI, NTK, adaptive NTK, YaRN)."""
+    """RoPE scaling for long context (PI, NTK, adaptive NTK, YaRN, grouped attention)."""
 
 
 @group.command(name="plan")
@@ -19,7 +20,15 @@ def group() -> None:
 @click.option(
     "--context", "-c", type=click.IntRange(min=1), required=True, help="Target context length in tokens."
 )
-@click.option("--method", "-m", default=None, help="Scaling method (default: the checkpoint's own choice).")
+@click.option(
+    "--rope-method",
+    "--method",
+    "-m",
+    "rope_method",
+    default=None,
+    help="Scaling method (default: plan's choice for the checkpoint and context).",
+)
+@grouped_options
 @click.option(
     "--runtime",
     "runtimes",
@@ -29,7 +38,12 @@ def group() -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 def plan_command(
-    model: str, context: int, method: str | None, runtimes: tuple[str, ...], as_json: bool
+    model: str,
+    context: int,
+    rope_method: str | None,
+    rope_params: dict[str, int],
+    runtimes: tuple[str, ...],
+    as_json: bool,
 ) -> None:
     """Show the RoPE settings that run MODEL at CONTEXT tokens in each runtime."""
     import warnings
@@ -39,7 +53,7 @@ def plan_command(
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RopeReachWarning)  # the plan carries the text; printed below
-        result = plan(read_model_config(model), context, method)
+        result = plan(read_model_config(model), context, rope_method, rope_params)
     chosen = runtimes or RUNTIME_CHOICES
     if as_json:
         click.echo(json.dumps(result.as_dict(chosen), ensure_ascii=False, indent=2))

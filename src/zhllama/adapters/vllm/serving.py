@@ -115,13 +115,15 @@ def serve_settings(
     context: int,
     *,
     method: str | None = None,
+    params: dict[str, Any] | None = None,
     template: str | None = None,
     tokenizer: str | os.PathLike | None = None,
     tensor_parallel_size: int = 1,
 ) -> ServeSettings:
     """The settings that serve ``model_dir`` at ``context`` tokens in vLLM.
 
-    ``method`` defaults to the checkpoint's recommended RoPE scaling (``plan``); ``template`` to
+    ``method`` defaults to the checkpoint's recommended RoPE scaling (``plan``), ``params``
+    override its parameters; ``template`` to
     the one the ``choose_template`` hook picks; ``tokenizer`` to the model folder. Raises
     ``ModelLoadError`` without a readable config.json and ``RopeScalingError`` for a target or
     method the checkpoint cannot take. A target past the method's reach is allowed; its warning
@@ -141,7 +143,7 @@ def serve_settings(
         )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RopeReachWarning)  # carried in the plan's notes
-        rope_plan = plan(config, context, method)
+        rope_plan = plan(config, context, method, params, runtime="vllm")
     rendered = rope_plan.vllm()
     name = template or template_for_model(folder)
     tokenizer_dir = Path(tokenizer).expanduser() if tokenizer is not None else folder

@@ -2,11 +2,14 @@
 target length, rendered for each runtime.
 
 Which method by default: plain-RoPE (4K) checkpoints get ``auto`` (the family's adaptive NTK)
-up to ``AUTO_UP_TO`` times their trained length and dynamic YaRN beyond (measured: past 2x,
-``auto``'s last-slice perplexity is 20-82% above the best method's on the tiny model while
-dynamic YaRN is within 2% of it, YaRN at the target factor, and still leaves short prompts untouched; see
-docs/long-context.md); PI-trained (16K) checkpoints get PI + ``auto``; YaRN-trained (64K)
-checkpoints get their own ``yarn``. A method that does not fit the checkpoint (e.g. ``dynamic``
+up to ``AUTO_UP_TO`` times their trained length (measured: past 2x, ``auto``'s last-slice
+perplexity is 20-82% above the best method's on the tiny model) and grouped attention
+(``selfextend``) beyond, in transformers; runtimes that cannot run grouped attention (vLLM, webui)
+or run it slowly (llama.cpp: a prompt is decoded token by token) get dynamic YaRN there, the best
+method without an attention change (YaRN at the target factor, and it leaves short prompts
+untouched); see docs/long-context.md. PI-trained (16K) checkpoints get PI + ``auto``; YaRN-trained
+(64K) checkpoints get their own ``yarn`` (grouped attention on top of them is unmeasured: ask for
+it by name). A method that does not fit the checkpoint (e.g. ``dynamic``
 on a PI model, which would drop the PI it was trained with) is refused; a target past what the
 method carries the checkpoint is allowed with a ``RopeReachWarning`` that gives the reason.
 """
@@ -199,14 +202,23 @@ def cannot_run(method: RopeMethod, runtime: str) -> str | None:
 
 
 AUTO_UP_TO = 2
-"""Plain checkpoints: ``auto`` up to this multiple of the trained length, dynamic YaRN beyond."""
+"""Plain checkpoints: ``auto`` up to this multiple of the trained length, beyond it ``PLAIN_BEYOND``."""
+PLAIN_BEYOND = ("selfextend", "dynamic_yarn")
+"""Plain checkpoints past ``AUTO_UP_TO``: the measured best first (docs/long-context.md), then the
+best that needs no attention change, for runtimes that cannot run the first."""
+GROUPED_RUNTIMES = ("transformers",)
+"""Where ``plan`` picks grouped attention unasked: llama.cpp runs it too, but decodes the prompt one
+token at a time (measured: docs/long-context.md), so there it is chosen only by name."""
 
 
 def default_method(checkpoint: Checkpoint, target_context: int, runtime: str | None = None) -> str:
     """The method ``plan`` picks when none is asked for (see the module docstring): the best one
-    measured for the checkpoint's kind and the target that ``runtime`` (if given) can run."""
+    measured for the checkpoint's kind and the target that ``runtime`` (None: transformers) runs
+    well."""
     if checkpoint.kind == "none" and target_context > AUTO_UP_TO * checkpoint.trained_length:
-        return "dynamic_yarn"
+        best, fallback = PLAIN_BEYOND
+        grouped = check_runtime(runtime or "transformers") in GROUPED_RUNTIMES
+        return best if grouped and best in methods() else fallback
     return checkpoint.recommended_method
 
 

@@ -172,8 +172,9 @@ def to_llama_cpp(params: Mapping[str, Any], shape: Shape, target: Target) -> Run
         (
             *rendered.notes,
             "grouped attention runs in zhllama's llama.cpp backend (LlamaCppBackend, `--gguf`), which "
-            "moves the cached keys' positions through llama-cpp-python's low-level API before every "
-            "token; llama.cpp's own binaries and llama-cpp-python's server cannot run it (their "
+            "moves the cached keys' positions through llama-cpp-python's low-level API "
+            "(llama_memory_seq_add) before every token, the prompt's too (one decode per token); "
+            "llama.cpp's own binaries and llama-cpp-python's server cannot run it (their "
             "--grp-attn-n/--grp-attn-w is a different, block-wise approximation)",
             "type_k 0 (f32): the cached keys are re-rotated in place as their positions move; an f16 "
             "K cache would accumulate rounding",
