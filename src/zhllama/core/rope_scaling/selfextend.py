@@ -98,6 +98,27 @@ def smallest_group(trained_length: int, context: int, window: int) -> int | None
     return group
 
 
+def _power_of_two_at_least(value: int) -> int:
+    power = 2
+    while power < value:
+        power *= 2
+    return power
+
+
+def candidates(trained_length: int, context: int) -> list[dict[str, int]]:
+    """The (group, window) pairs worth measuring for ``context`` tokens (``zhllama rope tune``):
+    windows of a half and a quarter of the trained length, each with the smallest valid
+    power-of-two group and the next two; all within the validity rule."""
+    pairs = []
+    for window in dict.fromkeys((trained_length // WINDOW_SHARE, trained_length // (2 * WINDOW_SHARE))):
+        smallest = smallest_group(trained_length, context, window) if window >= 1 else None
+        if smallest is None:
+            continue
+        first = _power_of_two_at_least(smallest)
+        pairs += [{"group": first * step, "window": window} for step in (1, 2, 4)]
+    return pairs
+
+
 def own_params(target: Target) -> dict[str, Any]:
     """The checkpoint's own scaling, which grouped attention keeps."""
     ckpt = target.checkpoint
@@ -115,10 +136,7 @@ def choose(target: Target) -> dict[str, Any]:
     if not isinstance(window, int) or isinstance(window, bool) or not 1 <= window < trained:
         window = max(1, trained // WINDOW_SHARE)  # a bad requested window is refused by ``check``
     group = smallest_group(trained, target.context, window) or 2
-    power = 2
-    while power < GROUP_MARGIN * group:
-        power *= 2
-    return {"group": power, "window": window, **own_params(target)}
+    return {"group": _power_of_two_at_least(GROUP_MARGIN * group), "window": window, **own_params(target)}
 
 
 def check(target: Target, params: Mapping[str, Any]) -> None:
