@@ -5,6 +5,7 @@ import json
 from click.testing import CliRunner
 
 from zhllama.cli import main
+from zhllama.patching import grouped_attention_settings
 
 NOVEL = ("corpus", "novel_红楼梦.txt")
 
@@ -53,3 +54,29 @@ def test_tune_refuses_a_context_within_the_trained_length(tiny_model_dir, assets
                   "--out", tmp_path / "x.json")  # fmt: skip
     assert result.exit_code == 1 and "there is nothing to tune (load it without a context)" in result.output
     assert not (tmp_path / "x.json").exists()
+
+
+def test_model_commands_load_grouped_attention_from_the_rope_options(tiny_model_dir, monkeypatch):
+    from zhllama.backends import TransformersBackend
+
+    loaded = {}
+    original = TransformersBackend.from_pretrained.__func__
+
+    def recording(cls, path, **kwargs):
+        backend = original(cls, path, **kwargs)
+        loaded["settings"] = grouped_attention_settings(backend.model)
+        return backend
+
+    monkeypatch.setattr(TransformersBackend, "from_pretrained", classmethod(recording))
+    result = CliRunner().invoke(main, ["chat", "你好", "--model", str(tiny_model_dir), "--context", "1024",
+                                       "--rope-method", "selfextend", "--group", "8", "--window", "64",
+                                       "--greedy", "--max-new-tokens", "2"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert loaded["settings"] == {"group": 8, "window": 64}
+
+
+def test_rope_options_with_a_server_are_a_one_line_error():
+    result = CliRunner().invoke(main, ["chat", "你好", "--openai-base-url", "http://127.0.0.1:9/v1",
+                                       "--tokenizer", ".", "--rope-method", "selfextend"])  # fmt: skip
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: --rope-method, --group and --window set how zhllama loads")
