@@ -224,8 +224,8 @@ METHOD = RopeMethod(
             "distance-dependent choice between two rotations; its plugin API (general plugins, "
             "out-of-tree models) could register a model whose attention does it, but only with a "
             "custom attention kernel, which zhllama does not ship",
-            "webui": "text-generation-webui's Transformers loader takes config.json settings only; "
-            "grouped attention changes the attention forward",
+            "webui": "zhllama's webui extension applies a plan as config settings and a rebuilt rotary "
+            "embedding; switching the attention forward there is not implemented",
         }
     },
 )
