@@ -6,6 +6,7 @@ import pytest
 
 from zhllama.core.rope_scaling import RopeScalingError, describe, format_plan, plan
 from zhllama.core.rope_scaling.selfextend import (
+    candidates,
     check_fits,
     grouped_key_position,
     grouped_query_position,
@@ -73,6 +74,15 @@ def test_plan_picks_a_valid_group_and_window_for_every_target():
         assert window == 128
         assert largest_distance(context, group, window) < 256, (context, group)
         assert chosen.attention() == {"group": group, "window": window}
+
+
+def test_tuning_candidates_all_keep_the_rule_and_start_at_the_smallest_valid_group():
+    for trained, context in ((256, 512), (256, 4096), (256, 16384), (4096, 65536)):
+        pairs = candidates(trained, context)
+        assert {pair["window"] for pair in pairs} == {trained // 2, trained // 4}
+        for pair in pairs:
+            assert largest_distance(context, pair["group"], pair["window"]) < trained, (context, pair)
+    assert [pair["group"] for pair in candidates(256, 4096)[:3]] == [32, 64, 128]
 
 
 def test_asked_for_parameters_win_and_the_others_fit_them():
