@@ -1,4 +1,4 @@
-"""Long-context perplexity of the tiny model per RoPE method, 1x-16x its trained length.
+"""Long-context perplexity of the tiny model per RoPE method, 1x-16x (and 64x) its trained length.
 
 Claim measured (docs/long-context.md, "Perplexity from 1x to 16x"): how each method's perplexity
 grows with the window length on the held-out text (the last 40,000 tokens of each novel, as
@@ -7,6 +7,10 @@ TRAINING.md says), through ``zhllama.load`` and ``plan``; and whether ``plan``'s
 and length (the whole held-out set is 160,000 tokens per cell).
 
     .venv/bin/python benchmarks/long_context_ppl.py [--max-windows N] [--json out.json]
+    .venv/bin/python benchmarks/long_context_ppl.py --lengths 16384 --methods yarn,selfextend   # 64x
+
+``selfextend`` is grouped attention with ``plan``'s group and window for each length;
+``selfextend:G:W`` fixes them (one length per run when a pair is valid for one length only).
 """
 
 import argparse
@@ -28,7 +32,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(ASSETS / "models" / "tiny-zh-llama"))
     parser.add_argument("--lengths", default="256,512,1024,2048,4096")
-    parser.add_argument("--methods", default="none,pi,ntk,auto,yarn,dynamic,dynamic_yarn")
+    parser.add_argument("--methods", default="none,pi,ntk,auto,yarn,dynamic,dynamic_yarn,selfextend")
     parser.add_argument("--max-windows", type=int, default=0, help="per novel and length (0: all)")
     parser.add_argument("--last", type=int, default=255)
     parser.add_argument("--json", default=None, help="also write the full results here")

@@ -106,6 +106,21 @@ def test_each_method_maps_onto_a_rope_scaling_method_only_past_the_trained_lengt
     assert rope_request("yarn", config, 256) == {}
 
 
+def test_grouped_attention_is_named_with_its_group_and_window_and_checked_before_loading(config):
+    assert parse_methods("selfextend,selfextend:32:128") == ["selfextend", "selfextend:32:128"]
+    assert rope_request("selfextend:32:128", config, 4096) == {
+        "context": 4096,
+        "rope_method": "selfextend",
+        "rope_params": {"group": 32, "window": 128},
+    }
+    assert rope_request("selfextend", config, 1024) == {"context": 1024, "rope_method": "selfextend"}
+    assert rope_request("selfextend:32:128", config, 256) == {}
+    with pytest.raises(ZhllamaError, match=r"write grouped attention as selfextend:GROUP:WINDOW"):
+        parse_methods("selfextend:32")
+    with pytest.raises(ZhllamaError, match=r"use `group` >= 32"):
+        rope_request("selfextend:16:128", config, 4096)
+
+
 def test_run_perplexity_measures_each_length_and_method_through_zhllama_load(tiny_model_dir, assets, model):
     result = run_perplexity(
         tiny_model_dir,

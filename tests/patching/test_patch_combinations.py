@@ -1,6 +1,6 @@
-"""Kernels and the KV cache mode are two switches on one patch: every combination and every order
-of switching leaves the model computing what its state says, and reverting everything leaves
-transformers' own forwards."""
+"""Kernels, the KV cache mode and grouped attention are three switches on one patch: every
+combination and every order of switching leaves the model computing what its state says, and
+reverting everything leaves transformers' own forwards."""
 
 import itertools
 import warnings
@@ -10,7 +10,16 @@ import torch
 from transformers import DynamicCache
 
 import zhllama
-from zhllama.patching import apply, is_patched, kv_cache_mode, revert, set_kv_cache_mode
+from zhllama.core.rope_scaling import RopeScalingError
+from zhllama.patching import (
+    apply,
+    grouped_attention_settings,
+    is_patched,
+    kv_cache_mode,
+    revert,
+    set_grouped_attention,
+    set_kv_cache_mode,
+)
 
 PROMPT, STEPS = 300, 3  # past the tiny model's 256 trained positions: the adaptive base moves
 OPERATIONS = {
@@ -18,6 +27,12 @@ OPERATIONS = {
     "kernels off": revert,
     "before_rope": lambda model: set_kv_cache_mode(model, "before_rope"),
     "default cache": lambda model: set_kv_cache_mode(model, "default"),
+}
+GROUPED = {"group": 4, "window": 64}
+GROUPED_OPERATIONS = {
+    **OPERATIONS,
+    "grouped on": lambda model: set_grouped_attention(model, **GROUPED),
+    "grouped off": lambda model: set_grouped_attention(model, None),
 }
 
 
@@ -48,7 +63,9 @@ def expected(tiny_model_dir) -> dict[str, list[torch.Tensor]]:
     model = _load(tiny_model_dir)
     default = _decode(model)
     set_kv_cache_mode(model, "before_rope")
-    return {"default": default, "before_rope": _decode(model)}
+    before_rope = _decode(model)
+    set_grouped_attention(model, **GROUPED)
+    return {"default": default, "before_rope": before_rope, "grouped": _decode(model)}
 
 
 def _assert_computes(model, expected, mode: str) -> None:
@@ -56,9 +73,10 @@ def _assert_computes(model, expected, mode: str) -> None:
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
 
 
-def test_the_two_modes_differ_here(expected):
+def test_the_modes_differ_here(expected):
     """Otherwise the checks below could not tell the modes apart."""
     assert (expected["default"][-1] - expected["before_rope"][-1]).abs().max() > 1e-3
+    assert (expected["grouped"][-1] - expected["before_rope"][-1]).abs().max() > 1e-3
 
 
 @pytest.mark.parametrize("sequence", list(itertools.product(OPERATIONS, repeat=3)), ids=" then ".join)
@@ -72,6 +90,36 @@ def test_any_order_of_switches_leaves_the_model_as_its_state_says(tiny_model_dir
         assert (is_patched(model), kv_cache_mode(model)) == (kernels, mode)
     _assert_computes(model, expected, mode)
     revert(model)
+    set_kv_cache_mode(model, "default")
+    assert not any("forward" in vars(module) for module in model.modules())
+    assert not hasattr(model, "_zhllama_patch")
+
+
+@pytest.mark.parametrize(
+    "sequence",
+    [pair for pair in itertools.product(GROUPED_OPERATIONS, repeat=2) if any("grouped" in op for op in pair)],
+    ids=" then ".join,
+)
+def test_grouped_attention_combines_with_the_other_switches_in_any_order(tiny_model_dir, expected, sequence):
+    """While grouped attention is on it decides the output; asking for the default cache then is
+    refused and changes nothing; switching it off gives back what the other switches say."""
+    model = _load(tiny_model_dir)
+    kernels, mode, grouped = False, "default", False
+    for name in sequence:
+        if name == "default cache" and grouped:
+            with pytest.raises(RopeScalingError, match="switch it off first"):
+                GROUPED_OPERATIONS[name](model)
+        else:
+            GROUPED_OPERATIONS[name](model)
+            kernels = {"kernels on": True, "kernels off": False}.get(name, kernels)
+            mode = {"before_rope": "before_rope", "default cache": "default"}.get(name, mode)
+            grouped = {"grouped on": True, "grouped off": False}.get(name, grouped)
+        assert is_patched(model) == kernels
+        assert kv_cache_mode(model) == ("before_rope" if grouped else mode)
+        assert grouped_attention_settings(model) == (GROUPED if grouped else None)
+    _assert_computes(model, expected, "grouped" if grouped else mode)
+    revert(model)
+    set_grouped_attention(model, None)
     set_kv_cache_mode(model, "default")
     assert not any("forward" in vars(module) for module in model.modules())
     assert not hasattr(model, "_zhllama_patch")

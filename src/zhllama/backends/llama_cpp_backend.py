@@ -101,23 +101,44 @@ def _loading(path: Any, load: Any) -> Any:
         ) from exc
 
 
-def llama_cpp_kwargs(
-    model_path: str | os.PathLike, *, context: int | None = None, rope_method: str | None = None
+def llama_cpp_plan(
+    model_path: str | os.PathLike,
+    *,
+    context: int | None = None,
+    rope_method: str | None = None,
+    rope_params: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """``Llama(...)`` keyword arguments for a GGUF: ``n_ctx`` and the RoPE plan's llama.cpp settings.
+    """The RoPE plan's llama.cpp settings for a GGUF: ``{"kwargs": Llama(...) keywords, ...}``, with
+    ``"grouped_attention"`` (``group``, ``window``) when the method changes the attention.
 
-    Without ``context`` or ``rope_method`` the model runs at its trained length with the RoPE
-    settings in its metadata. Otherwise ``plan(config, context, rope_method).llama_cpp()`` decides,
-    ``config`` being what the GGUF's metadata says about the checkpoint (``read_config``).
+    Without ``context``, ``rope_method`` or ``rope_params`` the model runs at its trained length with
+    the RoPE settings in its metadata. Otherwise ``plan(config, context, rope_method, rope_params)``
+    decides, ``config`` being what the GGUF's metadata says about the checkpoint (``read_config``).
     """
     from zhllama.checkpoints.gguf import read_config
     from zhllama.core import rope_scaling
 
     config = read_config(model_path)
-    if context is None and rope_method is None:
-        return {"n_ctx": int(config["max_position_embeddings"])}
+    if context is None and rope_method is None and not rope_params:
+        return {"kwargs": {"n_ctx": int(config["max_position_embeddings"])}}
     target = context if context is not None else rope_scaling.describe(config).trained_length
-    return dict(rope_scaling.plan(config, target, rope_method).llama_cpp()["settings"]["kwargs"])
+    chosen = rope_scaling.plan(config, target, rope_method, rope_params, runtime="llamacpp")
+    return dict(chosen.llama_cpp()["settings"])
+
+
+def llama_cpp_kwargs(
+    model_path: str | os.PathLike, *, context: int | None = None, rope_method: str | None = None
+) -> dict[str, Any]:
+    """``Llama(...)`` keyword arguments for a GGUF run by a plain ``llama_cpp.Llama`` (a server):
+    ``llama_cpp_plan``'s, refused for a method that needs ``LlamaCppBackend``'s own attention."""
+    settings = llama_cpp_plan(model_path, context=context, rope_method=rope_method)
+    if "grouped_attention" in settings:
+        raise BackendError(
+            f"rope method {rope_method!r} changes the attention, which runs only in zhllama's in-process "
+            "llama.cpp backend (LlamaCppBackend.from_gguf, `--gguf`); llama-cpp-python's server builds "
+            "its own Llama: use another rope method there"
+        )
+    return dict(settings["kwargs"])
 
 
 class LlamaCppBackend(BackendBase):
@@ -145,13 +166,16 @@ class LlamaCppBackend(BackendBase):
         *,
         context: int | None = None,
         rope_method: str | None = None,
+        rope_params: dict[str, Any] | None = None,
         n_threads: int | None = None,
         verbose: bool = False,
         draft: str | os.PathLike | None = None,
         lookup: int | None = None,
         **llama_kwargs: Any,
     ) -> "LlamaCppBackend":
-        """Load ``model_path`` with the context and RoPE settings of ``llama_cpp_kwargs``.
+        """Load ``model_path`` with the context and RoPE settings of ``llama_cpp_plan``; grouped
+        attention (``rope_method="selfextend"``) is switched on in the loaded model
+        (``llama_cpp_grouped``).
 
         ``draft`` (a GGUF with the same vocabulary, run with the same context and RoPE settings) or
         ``lookup`` (prompt lookup proposing that many tokens) switches on speculative decoding.
@@ -163,11 +187,17 @@ class LlamaCppBackend(BackendBase):
             from llama_cpp import Llama
         except ImportError as exc:
             raise BackendError("llama-cpp-python is not installed: pip install 'zhllama[llamacpp]'") from exc
-        kwargs = llama_cpp_kwargs(path, context=context, rope_method=rope_method)
+        settings = llama_cpp_plan(path, context=context, rope_method=rope_method, rope_params=rope_params)
+        kwargs = dict(settings["kwargs"])
         if n_threads is not None:
             kwargs["n_threads"] = n_threads
         kwargs.update(llama_kwargs)
         if draft is not None or lookup is not None:
+            if "grouped_attention" in settings:
+                raise BackendError(
+                    "speculative decoding (`draft`, `lookup`) and grouped attention (rope method "
+                    "selfextend) do not run together in llama.cpp: drop one of them"
+                )
             from zhllama.backends.llama_cpp_draft import draft_model
 
             draft_kwargs: dict[str, Any] = {}
@@ -183,6 +213,10 @@ class LlamaCppBackend(BackendBase):
             from zhllama.backends.llama_cpp_draft import check_draft_vocabulary
 
             check_draft_vocabulary(llama, kwargs["draft_model"], draft)
+        if "grouped_attention" in settings:
+            from zhllama.backends import llama_cpp_grouped
+
+            llama_cpp_grouped.enable(llama, **settings["grouped_attention"])
         return cls(llama)
 
     @property

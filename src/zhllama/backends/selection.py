@@ -12,8 +12,9 @@ backticks (`model`); the command line shows them as its options (``--model``).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from zhllama.backends.openai_compatible import check_base_url
 from zhllama.backends.protocol import Backend
@@ -41,6 +42,8 @@ class ModelSpec:
     timeout: float | None = None
     draft: str | None = None
     lookup: int | None = None
+    rope_method: str | None = None
+    rope_params: dict[str, Any] = field(default_factory=dict)
 
     @property
     def tokenizer_folder(self) -> Path | None:
@@ -59,12 +62,17 @@ def resolve_model(
     timeout: float | None = None,
     draft: str | os.PathLike | None = None,
     lookup: int | None = None,
+    *,
+    rope_method: str | None = None,
+    rope_params: dict[str, Any] | None = None,
 ) -> ModelSpec:
     """The model to use (at most one of ``model``/``gguf``/``openai_base_url``), without loading it.
 
     ``draft`` is a draft model of the same kind (a folder for ``model``, a GGUF file for ``gguf``);
     ``lookup`` switches on prompt-lookup decoding. A server speculates on its own (vLLM:
-    ``zhllama vllm args --draft``), so neither goes with ``openai_base_url``.
+    ``zhllama vllm args --draft``), so neither goes with ``openai_base_url``. ``rope_method`` and
+    ``rope_params`` (e.g. ``{"group": 32, "window": 128}`` for ``selfextend``) go to the RoPE plan of
+    a model folder or GGUF; a server runs with its own RoPE settings.
     """
     from zhllama.locations import default_model_dir
 
@@ -83,6 +91,12 @@ def resolve_model(
     ]
     if len(given) > 1:
         raise ModelLoadError(f"give one of `model`, `gguf` or `openai_base_url`, not {' and '.join(given)}")
+    rope = {"rope_method": rope_method, "rope_params": dict(rope_params or {})}
+    if openai_base_url is not None and (rope_method is not None or rope_params):
+        raise ModelLoadError(
+            "`rope_method`, `group` and `window` set how zhllama loads a `model` or `gguf`; a server at "
+            "`openai_base_url` runs with its own RoPE settings (see `zhllama rope plan` for them)"
+        )
     default = default_model_dir()
     tokenizer_dir = Path(tokenizer).expanduser() if tokenizer else default
     if gguf is not None:
@@ -93,7 +107,9 @@ def resolve_model(
             raise ModelLoadError(
                 f"`draft` {str(draft)!r} is not a file: with `gguf`, the draft is a GGUF file too"
             )
-        return ModelSpec("llama.cpp", str(path), tokenizer_dir, context, draft=draft_path, lookup=lookup)
+        return ModelSpec(
+            "llama.cpp", str(path), tokenizer_dir, context, draft=draft_path, lookup=lookup, **rope
+        )
     if openai_base_url is not None:
         check_base_url(openai_base_url)
         if tokenizer_dir is None:
@@ -111,7 +127,7 @@ def resolve_model(
             check_model_folder(Path(draft_path))
         except ModelLoadError as exc:
             raise ModelLoadError(f"`draft`: {exc} (with `model`, the draft is a model folder too)") from None
-    return ModelSpec("transformers", str(folder), folder, context, draft=draft_path, lookup=lookup)
+    return ModelSpec("transformers", str(folder), folder, context, draft=draft_path, lookup=lookup, **rope)
 
 
 def open_backend(spec: ModelSpec) -> Backend:
@@ -122,7 +138,12 @@ def open_backend(spec: ModelSpec) -> Backend:
 
     if spec.kind == "llama.cpp":
         return LlamaCppBackend.from_gguf(
-            spec.location, context=spec.context, draft=spec.draft, lookup=spec.lookup
+            spec.location,
+            context=spec.context,
+            draft=spec.draft,
+            lookup=spec.lookup,
+            rope_method=spec.rope_method,
+            rope_params=spec.rope_params,
         )
     if spec.kind == "openai":
         options = {} if spec.timeout is None else {"timeout": spec.timeout}
@@ -131,5 +152,10 @@ def open_backend(spec: ModelSpec) -> Backend:
 
     transformers_logging.disable_progress_bar()
     return TransformersBackend.from_pretrained(
-        spec.location, context=spec.context, draft=spec.draft, lookup=spec.lookup
+        spec.location,
+        context=spec.context,
+        draft=spec.draft,
+        lookup=spec.lookup,
+        rope_method=spec.rope_method,
+        rope_params=spec.rope_params,
     )

@@ -76,14 +76,25 @@ class TransformersBackend(BackendBase):
         rope_method: str | None = None,
         draft: str | os.PathLike | None = None,
         lookup: int | None = None,
+        rope_params: dict[str, Any] | None = None,
     ) -> "TransformersBackend":
         """Load a local model folder with ``zhllama.load`` (same arguments) and wrap it; ``draft``
         is a draft model's folder (loaded the same way), ``lookup`` switches on prompt lookup."""
         from zhllama.checkpoints.model_loader import load
 
         check_speculation(draft, lookup)
-        model, tokenizer = load(path, dtype=dtype, device=device, context=context, rope_method=rope_method)
+        rope = {"context": context, "rope_method": rope_method, "rope_params": rope_params}
+        model, tokenizer = load(path, dtype=dtype, device=device, **rope)
         draft_model = None
+        if draft is not None or lookup is not None:
+            from zhllama.patching import grouped_attention_settings
+
+            if grouped_attention_settings(model) is not None:
+                raise BackendError(
+                    "speculative decoding (`draft`, `lookup`) and grouped attention (rope method "
+                    "selfextend, which the plan picks beyond 2x the trained length) do not run "
+                    "together: drop `draft`/`lookup`, or choose another `rope_method`"
+                )
         if draft is not None:
             draft_model, draft_tokenizer = load(draft, dtype=dtype, device=device)
             check_same_vocabulary(_pieces(tokenizer), _pieces(draft_tokenizer), repr(str(draft)))

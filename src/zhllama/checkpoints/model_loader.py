@@ -48,6 +48,7 @@ def load(
     rope_method: str | None = None,
     kernels: bool = False,
     kv_cache: str = "default",
+    rope_params: dict[str, Any] | None = None,
 ) -> tuple[Any, Any]:
     """Return ``(model, tokenizer)`` for a local model folder.
 
@@ -56,9 +57,12 @@ def load(
     converted one transformers would build. ``dtype`` is one of float32, bfloat16, float16.
 
     ``context`` (tokens) applies ``zhllama.core.rope_scaling.plan(config, context, rope_method)``
-    to the config before the model is built (``rope_method`` alone plans for the trained length).
-    Without either, a checkpoint's legacy ``rope_scaling`` (the 16K PI and 64K YaRN models) is
-    mapped onto transformers' native types, so no remote code is needed.
+    to the config before the model is built (``rope_method`` alone plans for the trained length);
+    ``rope_params`` override the parameters the plan would choose (e.g. ``{"group": 32, "window":
+    128}`` for ``selfextend``). A method that changes the attention (``selfextend``) is then
+    switched on in the model (``zhllama.patching.set_grouped_attention``). Without any of them, a
+    checkpoint's legacy ``rope_scaling`` (the 16K PI and 64K YaRN models) is mapped onto
+    transformers' native types, so no remote code is needed.
 
     ``kernels=True`` patches the model with zhllama's fused kernels for its device and dtype
     (``zhllama.patching.apply``; ``ZHLLAMA_KERNELS=off`` turns it into a no-op); undo with
@@ -68,7 +72,7 @@ def load(
     ``STORE_KV_BEFORE_ROPE``; see ``zhllama.patching``): with a length-dependent method (``auto``,
     ``dynamic``, ``dynamic_yarn``) every cached key is then rotated with the current base.
     """
-    from zhllama.patching import apply, check_kv_cache_mode, set_kv_cache_mode
+    from zhllama.patching import apply, check_kv_cache_mode, set_grouped_attention, set_kv_cache_mode
 
     if dtype not in _DTYPES:
         raise ModelLoadError(f"unknown dtype {dtype!r}: use one of {', '.join(_DTYPES)}")
@@ -82,7 +86,7 @@ def load(
     from zhllama.core.tokenizer import load_tokenizer
 
     tokenizer = load_tokenizer(folder)
-    config = _rope_config(folder, context, rope_method)
+    config, attention = _rope_config(folder, context, rope_method, rope_params)
     try:
         model = AutoModelForCausalLM.from_pretrained(
             folder,
@@ -103,11 +107,16 @@ def load(
         apply(model)
     if kv_cache != "default":
         set_kv_cache_mode(model, kv_cache)
+    if attention is not None:
+        set_grouped_attention(model, **attention)
     return model, tokenizer
 
 
-def _rope_config(folder: Path, context: int | None, rope_method: str | None) -> Any:
-    """The transformers config with the RoPE settings zhllama chose applied (see ``load``)."""
+def _rope_config(
+    folder: Path, context: int | None, rope_method: str | None, rope_params: dict[str, Any] | None
+) -> tuple[Any, dict[str, Any] | None]:
+    """The transformers config with the RoPE settings zhllama chose applied (see ``load``), and the
+    attention change the plan needs (None for most methods)."""
     from transformers import AutoConfig
 
     from zhllama.core import rope_scaling
@@ -118,14 +127,17 @@ def _rope_config(folder: Path, context: int | None, rope_method: str | None) -> 
         config = AutoConfig.from_pretrained(folder, trust_remote_code=False, local_files_only=True)
     except (OSError, ValueError) as exc:
         raise ModelLoadError(f"could not read the config in {str(folder)!r}: {exc}") from exc
-    if context is None and rope_method is None:
+    attention = None
+    if context is None and rope_method is None and not rope_params:
         if not raw.get("rope_scaling"):
-            return config
+            return config, None
         updates = {"rope_parameters": rope_scaling.shipped_rope_parameters(raw)}
     else:
         target = context if context is not None else rope_scaling.describe(raw).trained_length
-        updates = rope_scaling.plan(raw, target, rope_method).transformers_config()
+        rope_plan = rope_scaling.plan(raw, target, rope_method, rope_params, runtime="transformers")
+        updates = rope_plan.transformers_config()
+        attention = rope_plan.attention()
         rope_scaling.register_transformers_rope_types()
     for key, value in updates.items():
         setattr(config, key, value)
-    return config
+    return config, attention

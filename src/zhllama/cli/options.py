@@ -1,4 +1,5 @@
-"""Options several commands share: where the document store is, and which model answers.
+"""Options several commands share: where the document store is, which model answers, and the
+grouped-attention parameters of ``--rope-method selfextend``.
 
 Option names match the library's parameter names (``--db`` sets ``db``, ``--openai-base-url``
 sets ``openai_base_url``), so errors that name a parameter show as the option (``command``).
@@ -50,6 +51,11 @@ _MODEL_OPTIONS = [
         help="Context length to load the model with (RoPE).",
     ),
     click.option(
+        "--rope-method",
+        default=None,
+        help="RoPE method for --context (default: the plan's choice), e.g. yarn or selfextend.",
+    ),
+    click.option(
         "--timeout",
         type=click.FloatRange(min=0, min_open=True),
         default=None,
@@ -97,6 +103,8 @@ class ModelChoice:
     openai_base_url: str | None
     tokenizer: str | None
     context: int | None
+    rope_method: str | None
+    rope_params: dict[str, int]
     timeout: float | None
     max_new_tokens: int | None
     greedy: bool
@@ -121,6 +129,8 @@ class ModelChoice:
             self.timeout,
             draft=self.draft,
             lookup=self.lookup,
+            rope_method=self.rope_method,
+            rope_params=self.rope_params,
         )
         speculative = spec.draft is not None or spec.lookup is not None
         check_guidance(self.guidance_scale, self.negative_prompt, spec.kind, speculative)
@@ -160,8 +170,39 @@ class ModelChoice:
         )
 
 
+_GROUPED_OPTIONS = [
+    click.option(
+        "--group",
+        type=click.IntRange(min=2),
+        default=None,
+        help="selfextend: group size G (default: fitted to the context).",
+    ),
+    click.option(
+        "--window",
+        type=click.IntRange(min=1),
+        default=None,
+        help="selfextend: neighbour window W (default: half the trained length).",
+    ),
+]
+
+
+def grouped_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--group`` and ``--window`` (grouped attention); the command receives them as one
+    ``rope_params`` dict holding the ones given."""
+
+    @functools.wraps(function)
+    def command(*args: Any, **kwargs: Any) -> Any:
+        given = {name: kwargs.pop(name) for name in ("group", "window")}
+        return function(*args, rope_params={k: v for k, v in given.items() if v is not None}, **kwargs)
+
+    for option in reversed(_GROUPED_OPTIONS):
+        command = option(command)
+    return command
+
+
 def model_options(function: Callable[..., Any]) -> Callable[..., Any]:
-    """Add the model options to a command, which receives them as one ``model: ModelChoice``."""
+    """Add the model options (``grouped_options`` among them) to a command, which receives them as
+    one ``model: ModelChoice``."""
     names = [field.name for field in fields(ModelChoice)]
 
     @functools.wraps(function)
@@ -169,6 +210,7 @@ def model_options(function: Callable[..., Any]) -> Callable[..., Any]:
         chosen = ModelChoice(**{name: kwargs.pop(name) for name in names})
         return function(*args, model=chosen, **kwargs)
 
+    command = grouped_options(command)
     for option in reversed(_MODEL_OPTIONS):
         command = option(command)
     return command

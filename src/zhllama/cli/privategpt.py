@@ -3,6 +3,7 @@
 import click
 
 from zhllama.cli.command import Group
+from zhllama.cli.options import grouped_options
 
 
 @click.group(cls=Group, name="privategpt")
@@ -35,6 +36,7 @@ def group() -> None:
     "--context", "context_window", type=int, default=4096, show_default=True, help="Context window (tokens)."
 )
 @click.option("--rope-method", help="RoPE method for llamacpp (default: the plan's choice for --context).")
+@grouped_options
 @click.option("--template", default="alpaca-2", show_default=True)
 @click.option(
     "--tokenizer",
@@ -42,7 +44,9 @@ def group() -> None:
     help="Local model folder privateGPT counts tokens with (1.x: with its chat template, see docs); "
     "without it 1.x downloads tiktoken's encoding on first start.",
 )
-def profile_command(out, mode, model, version, api_base, context_window, rope_method, template, tokenizer):
+def profile_command(
+    out, mode, model, version, api_base, context_window, rope_method, rope_params, template, tokenizer
+):
     """Write OUT/settings-zhllama.yaml; start privateGPT with PGPT_PROFILES=zhllama."""
     from zhllama.adapters.privategpt.profile import write_profile
 
@@ -54,6 +58,7 @@ def profile_command(out, mode, model, version, api_base, context_window, rope_me
         api_base=api_base,
         context_window=context_window,
         rope_method=rope_method,
+        rope_params=rope_params,
         template=template,
         tokenizer=tokenizer,
     )

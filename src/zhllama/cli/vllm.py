@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from zhllama.cli.command import Group
+from zhllama.cli.options import grouped_options
 
 
 @click.group(cls=Group, name="vllm")
@@ -22,8 +23,14 @@ def group() -> None:
     "--context", "-c", type=click.IntRange(min=1), required=True, help="max_model_len: the context to serve."
 )
 @click.option(
-    "--method", "-m", default=None, help="RoPE scaling method (default: the checkpoint's own choice)."
+    "--rope-method",
+    "--method",
+    "-m",
+    "method",
+    default=None,
+    help="RoPE scaling method (default: the checkpoint's own choice).",
 )
+@grouped_options
 @click.option("--template", "template", default=None, help="Chat template (default: chosen for the model).")
 @click.option("--tokenizer", default=None, help="Tokenizer folder (default: MODEL_DIR).")
 @click.option("--tensor-parallel-size", "-tp", "tp", type=int, default=1, show_default=True)
@@ -51,6 +58,7 @@ def args_command(
     model_dir: str,
     context: int,
     method: str | None,
+    rope_params: dict[str, int],
     template: str | None,
     tokenizer: str | None,
     tp: int,
@@ -66,6 +74,7 @@ def args_command(
         model_dir,
         context,
         method=method,
+        params=rope_params,
         template=template,
         tokenizer=tokenizer,
         tensor_parallel_size=tp,

@@ -76,10 +76,22 @@ class LlamaCppRuntime:
         backend = self._backend({}, int(self.config["max_position_embeddings"]))
         return lambda text: backend.tokenizer(text)["input_ids"]
 
-    def load(self, request: dict[str, Any], length: int) -> Scorer:
-        from zhllama.backends.llama_cpp_backend import llama_cpp_kwargs
+    def _settings(self, request: dict[str, Any]) -> dict[str, Any]:
+        """``Llama(...)`` keywords for ``request``; grouped attention is refused: llama.cpp runs it a
+        token at a time (``llama_cpp_grouped``), which cannot score a window in one batch."""
+        from zhllama.backends.llama_cpp_backend import llama_cpp_plan
+        from zhllama.backends.protocol import BackendError
 
-        settings = llama_cpp_kwargs(self.path, **request)
+        settings = llama_cpp_plan(self.path, **request)
+        if "grouped_attention" in settings:
+            raise BackendError(
+                "perplexity of a GGUF with grouped attention (selfextend) is not measured: llama.cpp runs "
+                "it a token at a time; measure the model folder (transformers) instead"
+            )
+        return dict(settings["kwargs"])
+
+    def load(self, request: dict[str, Any], length: int) -> Scorer:
+        settings = self._settings(request)
         rope = {key: value for key, value in settings.items() if key.startswith(("rope", "yarn"))}
         return Scorer(self._backend(request, length).token_nll, rope)
 
@@ -87,9 +99,9 @@ class LlamaCppRuntime:
         """A backend for ``request`` whose window holds ``length`` tokens, decoded in one batch."""
         import json
 
-        from zhllama.backends.llama_cpp_backend import LlamaCppBackend, llama_cpp_kwargs
+        from zhllama.backends.llama_cpp_backend import LlamaCppBackend
 
-        context = max(length, int(llama_cpp_kwargs(self.path, **request)["n_ctx"]))
+        context = max(length, int(self._settings(request)["n_ctx"]))
         key = json.dumps([request, context], sort_keys=True)
         if self._loaded is None or self._loaded[0] != key:
             self._loaded = None  # free the previous model first

@@ -124,10 +124,13 @@ def run_perplexity(
         memory=_peak_memory_mib(device)[1],
         plan={length: plan_choice(config, length) for length in lengths},
     )
+    requests = {  # every request checked before any model is loaded
+        (length, method): rope_request(method, config, length) for length in lengths for method in methods
+    }
     measured: dict[tuple[int, str], SweepRow] = {}
     for length in lengths:
         for method in methods:
-            request = rope_request(method, config, length)
+            request = requests[(length, method)]
             key = (length, json.dumps(request, sort_keys=True))
             if key in measured:
                 result.rows.append(_renamed(measured[key], method))

@@ -3,9 +3,11 @@
 - ``apply(model)`` / ``revert(model)`` / ``is_patched`` / ``kernel_patch``: zhllama's fused kernels;
 - ``set_kv_cache_mode(model, "before_rope" | "default")`` / ``kv_cache_mode`` /
   ``store_kv_before_rope``: cache keys before RoPE, so length-dependent RoPE stays consistent
-  while generating.
+  while generating;
+- ``set_grouped_attention(model, group=G, window=W)`` / ``grouped_attention_settings``: the
+  ``selfextend`` method's grouped attention (``grouped_attention``).
 
-Both live in one state per model with one undo log (``model_patch``); the replacement forwards
+All three live in one state per model with one undo log (``model_patch``); the replacement forwards
 are in ``forwards``. Any order of these calls leaves the model as its state says.
 
 One patch is of a class, not a model: ``install_exact_decoding()`` makes transformers'
@@ -19,10 +21,12 @@ from zhllama.patching.model_patch import (
     KernelPatch,
     apply,
     check_kv_cache_mode,
+    grouped_attention_settings,
     is_patched,
     kernel_patch,
     kv_cache_mode,
     revert,
+    set_grouped_attention,
     set_kv_cache_mode,
     store_kv_before_rope,
 )
@@ -39,11 +43,13 @@ __all__ = [
     "apply",
     "check_kv_cache_mode",
     "exact_decoding_installed",
+    "grouped_attention_settings",
     "install_exact_decoding",
     "is_patched",
     "kernel_patch",
     "kv_cache_mode",
     "revert",
+    "set_grouped_attention",
     "set_kv_cache_mode",
     "store_kv_before_rope",
     "uninstall_exact_decoding",

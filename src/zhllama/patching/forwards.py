@@ -4,9 +4,11 @@
 - ``rotary``: after transformers' own dynamic update (so ``dynamic``, ``auto`` and
   ``dynamic_yarn`` bases follow the sequence as in eager), it hands the layers
   ``RopeAngles(positions, inv_freq, scaling)`` instead of building cos/sin tables;
-- ``attention``: one forward with two switches: which ``rope`` rotates q and k (a fused kernel or
-  the reference), and whether the KV cache holds keys *before* RoPE (then every cached key is
-  rotated with the current frequencies at every step, see ``zhllama.patching``);
+- ``attention``: one forward with three switches: which ``rope`` rotates q and k (a fused kernel or
+  the reference), whether the KV cache holds keys *before* RoPE (then every cached key is
+  rotated with the current frequencies at every step, see ``zhllama.patching``), and grouped
+  attention (``selfextend``: the cache holds keys before RoPE too, and ``grouped_attention``
+  rotates them at their exact and grouped positions);
 - ``mlp``: ``swiglu`` into the gate projection's buffer;
 - ``layer``: the post-attention residual add fused with ``post_attention_layernorm``
   (``add_rms_norm``), the sum written into the attention output's buffer.
@@ -67,30 +69,42 @@ def _rotate_given(
     return fn(query, key, cos=cos, sin=sin)
 
 
-def _rotate_all_cached(self: Any, rotary: Any, query: Any, key: Any, value: Any, cache: Any, kwargs: dict):
-    """Cache un-rotated keys, then rotate every key (positions ``0..total-1``) and the new queries
-    with the rotary embedding's *current* frequencies (those of this step's total length)."""
+def _append_unrotated(self: Any, key: Any, value: Any, cache: Any, kwargs: dict) -> tuple[Any, Any]:
+    """Append the un-rotated keys (and values) to the cache; return all of them."""
+    if cache is None:
+        return key, value
     new = key.shape[-2]
-    if cache is not None:
-        past = cache.get_seq_length(self.layer_idx)
-        key, value = cache.update(key, value, self.layer_idx, kwargs=kwargs)
-        if key.shape[-2] != past + new:
-            raise RopeScalingError(
-                f"the before_rope KV cache needs a cache that grows by appending (DynamicCache); "
-                f"{type(cache).__name__} returned {key.shape[-2]} keys after {past} + {new}: "
-                "generate with the default cache_implementation"
-            )
-    total = key.shape[-2]
+    past = cache.get_seq_length(self.layer_idx)
+    key, value = cache.update(key, value, self.layer_idx, kwargs=kwargs)
+    if key.shape[-2] != past + new:
+        raise RopeScalingError(
+            f"a KV cache of keys before RoPE needs a cache that grows by appending (DynamicCache); "
+            f"{type(cache).__name__} returned {key.shape[-2]} keys after {past} + {new}: "
+            "generate with the default cache_implementation"
+        )
+    return key, value
+
+
+def _rotate_all(rotary: Any, query: Any, key: Any) -> tuple[Any, Any]:
+    """Rotate every key (positions ``0..total-1``) and the new queries with the rotary embedding's
+    *current* frequencies (those of this step's total length)."""
+    new, total = query.shape[-2], key.shape[-2]
     positions = torch.arange(total, device=query.device)[None]
     cos, sin = reference.rope_tables(positions, rotary.inv_freq, float(rotary.attention_scaling), query.dtype)
     query = reference.rotate(query, cos[:, total - new :], sin[:, total - new :])
-    return query, reference.rotate(key, cos, sin), value
+    return query, reference.rotate(key, cos, sin)
 
 
-def attention_forward(rope: Callable[..., Any], kv_before_rope: bool, rotary: Any) -> Callable[..., Any]:
+def attention_forward(
+    rope: Callable[..., Any], kv_before_rope: bool, rotary: Any, grouped: tuple[int, int] | None = None
+) -> Callable[..., Any]:
     """``LlamaAttention.forward`` rotating with ``rope``; with ``kv_before_rope`` the cache holds
-    un-rotated keys and all of them are rotated each step (``rotary`` gives the frequencies)."""
+    un-rotated keys and all of them are rotated each step (``rotary`` gives the frequencies); with
+    ``grouped`` (``(group, window)``) the cache holds un-rotated keys and ``grouped_attention``
+    computes the output."""
     from transformers.models.llama.modeling_llama import ALL_ATTENTION_FUNCTIONS, eager_attention_forward
+
+    from zhllama.patching.grouped_attention import grouped_attention
 
     def forward(
         self: Any,
@@ -107,8 +121,29 @@ def attention_forward(rope: Callable[..., Any], kv_before_rope: bool, rotary: An
         key = self.k_proj(hidden_states).view(hidden_shape).transpose(1, 2)
         value = self.v_proj(hidden_states).view(hidden_shape).transpose(1, 2)
 
+        if grouped is not None:
+            if self.training and self.attention_dropout > 0:
+                raise RopeScalingError(
+                    "grouped attention (selfextend) has no attention dropout: it is for inference; "
+                    "call model.eval() or switch it off (set_grouped_attention(model, None))"
+                )
+            key, value = _append_unrotated(self, key, value, cache, kwargs)
+            output = grouped_attention(
+                query,
+                key,
+                value,
+                group=grouped[0],
+                window=grouped[1],
+                inv_freq=rotary.inv_freq,
+                rope_scaling=float(rotary.attention_scaling),
+                scaling=self.scaling,
+                position_ids=kwargs.get("position_ids"),
+                attention_mask=attention_mask,
+            )
+            return self.o_proj(output.reshape(*input_shape, -1)), None
         if kv_before_rope:
-            query, key, value = _rotate_all_cached(self, rotary, query, key, value, cache, kwargs)
+            key, value = _append_unrotated(self, key, value, cache, kwargs)
+            query, key = _rotate_all(rotary, query, key)
         else:
             query, key = _rotate_given(rope, query, key, position_embeddings)
             if cache is not None:

@@ -1,12 +1,17 @@
-"""One reversible patch per model: the fused kernels and the KV cache mode, with one undo log.
+"""One reversible patch per model: the fused kernels, the KV cache mode and grouped attention, with
+one undo log.
 
-A loaded transformers Llama model has two independent switches:
+A loaded transformers Llama model has three switches:
 
 - **kernels** (``apply`` / ``revert``): every ``LlamaRMSNorm``, the rotary embedding, each
   attention, SiLU MLP and decoder layer run zhllama's fused ops (``zhllama.patching.forwards``),
   chosen per device and dtype by ``zhllama.core.kernels.dispatch``;
 - **KV cache mode** (``set_kv_cache_mode``; ``default`` or ``before_rope``): whether the cache
-  holds keys before RoPE.
+  holds keys before RoPE;
+- **grouped attention** (``set_grouped_attention(model, group=G, window=W)``, ``None`` to switch it
+  off): the ``selfextend`` method's attention (``zhllama.patching.grouped_attention``). It needs
+  the keys before RoPE, so while it is on the cache holds them whatever the mode switch says,
+  ``kv_cache_mode`` reports ``before_rope``, and asking for the ``default`` cache is an error.
 
 Why ``before_rope``: with a length-dependent method (``auto``, ``dynamic``, ``dynamic_yarn``)
 transformers recomputes the RoPE frequencies for the current total length on every forward, but
@@ -63,6 +68,7 @@ class ModelPatch:
 
     kernels: KernelPatch | None = None
     kv_before_rope: bool = False
+    grouped: tuple[int, int] | None = None
     modules: int = 0
     undo: list[tuple[torch.nn.Module, Any]] = field(default_factory=list, repr=False)
 
@@ -99,7 +105,7 @@ def _rebuild(model: torch.nn.Module, state: ModelPatch) -> None:
             module.forward = previous
     state.undo.clear()
     state.modules = 0
-    if state.kernels is None and not state.kv_before_rope:
+    if state.kernels is None and not state.kv_before_rope and state.grouped is None:
         if hasattr(model, ATTRIBUTE):
             delattr(model, ATTRIBUTE)
         return
@@ -107,7 +113,11 @@ def _rebuild(model: torch.nn.Module, state: ModelPatch) -> None:
     rotary = found["rotary"][0]
     if state.kernels is None:
         for module in found["attention"]:
-            _set(state, module, forwards.attention_forward(reference.rope, True, rotary))
+            _set(
+                state,
+                module,
+                forwards.attention_forward(reference.rope, state.kv_before_rope, rotary, state.grouped),
+            )
     else:
         ops = {
             op: dispatch.kernel(op, state.kernels.device, state.kernels.dtype, backend=name)
@@ -118,7 +128,11 @@ def _rebuild(model: torch.nn.Module, state: ModelPatch) -> None:
         for module in found["rotary"]:
             _set(state, module, forwards.rotary_forward())
         for module in found["attention"]:
-            _set(state, module, forwards.attention_forward(ops["rope"], state.kv_before_rope, rotary))
+            _set(
+                state,
+                module,
+                forwards.attention_forward(ops["rope"], state.kv_before_rope, rotary, state.grouped),
+            )
         for module in found["mlp"]:
             if module.config.hidden_act in ("silu", "swish"):
                 _set(state, module, forwards.mlp_forward(ops["swiglu"]))
@@ -188,22 +202,22 @@ def check_kv_cache_mode(mode: str) -> str:
     return mode
 
 
-def _check_before_rope_fits(model: Any) -> list[torch.nn.Module]:
+def _check_before_rope_fits(model: Any, what: str = "the before_rope KV cache") -> list[torch.nn.Module]:
     found = _llama_modules(model)
     if not found["rotary"]:
         raise RopeScalingError(
-            f"{type(model).__name__} has no Llama rotary embedding (model.model.rotary_emb): the "
-            "before_rope KV cache supports LlamaForCausalLM and LlamaModel only"
+            f"{type(model).__name__} has no Llama rotary embedding (model.model.rotary_emb): "
+            f"{what} supports LlamaForCausalLM and LlamaModel only"
         )
     if not found["attention"]:
         raise RopeScalingError(
-            f"{type(model).__name__} has no LlamaAttention layers: the before_rope KV cache supports "
-            "LlamaForCausalLM and LlamaModel only"
+            f"{type(model).__name__} has no LlamaAttention layers: {what} supports LlamaForCausalLM and "
+            "LlamaModel only"
         )
     implementation = getattr(model.config, "_attn_implementation", None) or "eager"
     if implementation not in ("eager", "sdpa"):
         raise RopeScalingError(
-            f"the before_rope KV cache supports eager and sdpa attention, not {implementation!r}: "
+            f"{what} supports eager and sdpa attention, not {implementation!r}: "
             "load the model with attn_implementation='sdpa' (the default on CPU) or 'eager'"
         )
     return found["attention"]
@@ -214,6 +228,11 @@ def set_kv_cache_mode(model: Any, mode: str) -> int:
     attention layers the mode now covers (0 for ``default``)."""
     check_kv_cache_mode(mode)
     state = _state(model)
+    if mode == "default" and state.grouped is not None:
+        raise RopeScalingError(
+            "grouped attention (selfextend) is on, and it needs the cache to hold keys before RoPE: "
+            "switch it off first (zhllama.patching.set_grouped_attention(model, None))"
+        )
     layers = _check_before_rope_fits(model) if mode == "before_rope" else []
     if state.kv_before_rope != (mode == "before_rope"):
         state.kv_before_rope = mode == "before_rope"
@@ -222,16 +241,50 @@ def set_kv_cache_mode(model: Any, mode: str) -> int:
 
 
 def kv_cache_mode(model: Any) -> str:
-    """``model``'s KV cache mode: ``before_rope`` or ``default``."""
-    return "before_rope" if _state(model).kv_before_rope else "default"
+    """``model``'s KV cache mode: ``before_rope`` or ``default`` (``before_rope`` while grouped
+    attention is on)."""
+    state = _state(model)
+    return "before_rope" if state.kv_before_rope or state.grouped is not None else "default"
 
 
 @contextmanager
 def store_kv_before_rope(model: Any) -> Iterator[Any]:
     """``with store_kv_before_rope(model): ...``: the ``before_rope`` mode for the block only."""
-    previous = kv_cache_mode(model)
+    previous = _state(model).kv_before_rope
     set_kv_cache_mode(model, "before_rope")
     try:
         yield model
     finally:
-        set_kv_cache_mode(model, previous)
+        state = _state(model)
+        if state.kv_before_rope != previous:
+            state.kv_before_rope = previous
+            _rebuild(model, state)
+
+
+# -- grouped attention -----------------------------------------------------------------------------
+def set_grouped_attention(model: Any, group: int | None = None, window: int | None = None) -> int:
+    """Switch ``model``'s attention to grouped attention (``selfextend``) with ``group`` and
+    ``window``, or back (``group=None``); return how many attention layers it now covers.
+
+    The frequencies stay the rotary embedding's (the checkpoint's own scaling). Which ``group`` and
+    ``window`` a context needs is ``zhllama.core.rope_scaling.plan``'s business; here they only
+    have to be whole numbers (group >= 2, window >= 1).
+    """
+    from zhllama.core.rope_scaling.selfextend import check_group_window
+
+    state = _state(model)
+    if group is None and window is None:
+        wanted, layers = None, []
+    else:
+        wanted = check_group_window(group, window)
+        layers = _check_before_rope_fits(model, "grouped attention (selfextend)")
+    if state.grouped != wanted:
+        state.grouped = wanted
+        _rebuild(model, state)
+    return len(layers)
+
+
+def grouped_attention_settings(model: Any) -> dict[str, int] | None:
+    """``{"group": G, "window": W}`` while ``model`` runs grouped attention, else None."""
+    grouped = _state(model).grouped
+    return None if grouped is None else {"group": grouped[0], "window": grouped[1]}

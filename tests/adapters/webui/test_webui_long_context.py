@@ -1,4 +1,5 @@
-"""Long context: the wrapped Transformers loader gives the model zhllama.load(path, context=N) builds."""
+"""Long context: the wrapped Transformers loader gives the model zhllama.load(path, context=N) builds
+with the method planned for webui (no grouped attention there)."""
 
 import shutil
 
@@ -17,7 +18,7 @@ def loaded(tiny_model_dir):
     from zhllama import load
 
     plain = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
-    reference, _ = load(tiny_model_dir, context=1024)
+    reference, _ = load(tiny_model_dir, context=1024, rope_method="dynamic_yarn")  # webui's plan at 4x
     return plain, reference
 
 

@@ -82,7 +82,7 @@ def test_missing_keys_are_named():
         (CKPT_4K, 4096, "linear", "default"),
         (CKPT_16K, 16384, "linear", "linear"),
         (CKPT_4K, 8192, "auto", "zhllama_dynamic_auto"),
-        (CKPT_4K, 16384, "dynamic_yarn", "zhllama_dynamic_yarn"),
+        (CKPT_4K, 16384, "selfextend", "default"),
         (CKPT_16K, 24576, "auto", "zhllama_dynamic_auto"),
         (CKPT_64K, 65536, "yarn", "yarn"),
     ],
@@ -91,6 +91,12 @@ def test_each_checkpoint_gets_its_method(config, target, method, rope_type):
     result = plan(config, target)
     assert result.method == method
     assert result.transformers()["rope_type"] == rope_type
+
+
+@pytest.mark.parametrize("runtime", ["vllm", "webui", "llamacpp"])
+def test_runtimes_without_fast_grouped_attention_get_dynamic_yarn_beyond_2x(runtime):
+    result = plan(CKPT_4K, 16384, runtime=runtime)
+    assert (result.method, result.transformers()["rope_type"]) == ("dynamic_yarn", "zhllama_dynamic_yarn")
 
 
 def test_pi_checkpoints_keep_their_interpolation_under_auto():

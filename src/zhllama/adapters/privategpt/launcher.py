@@ -76,6 +76,7 @@ def _llm_factory(ours: dict[str, Any]) -> type:
                 backend_kwargs={
                     "context": model_config.context_window,
                     "rope_method": ours.get("rope_method"),
+                    "rope_params": ours.get("rope_params"),
                 },
                 template=ours.get("template", DEFAULT_TEMPLATE),
                 temperature=sampling.temperature,

@@ -116,6 +116,7 @@ def profile_settings(
     api_base: str = "http://localhost:8000/v1",
     context_window: int = 4096,
     rope_method: str | None = None,
+    rope_params: dict[str, Any] | None = None,
     template: str = DEFAULT_TEMPLATE,
     tokenizer: str | None = None,
 ) -> dict[str, Any]:
@@ -169,6 +170,8 @@ def profile_settings(
         ours.update(
             gguf=str(Path(name).expanduser().resolve()), context=context_window, rope_method=rope_method
         )
+        if rope_params:
+            ours["rope_params"] = dict(rope_params)
     settings[PROFILE_NAME] = ours
     return settings
 

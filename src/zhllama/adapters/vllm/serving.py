@@ -165,6 +165,7 @@ def serve_settings(
     context: int,
     *,
     method: str | None = None,
+    params: dict[str, Any] | None = None,
     template: str | None = None,
     tokenizer: str | os.PathLike | None = None,
     tensor_parallel_size: int = 1,
@@ -173,11 +174,12 @@ def serve_settings(
 ) -> ServeSettings:
     """The settings that serve ``model_dir`` at ``context`` tokens in vLLM.
 
-    ``method`` defaults to the checkpoint's recommended RoPE scaling (``plan``); ``template`` to
-    the one the ``choose_template`` hook picks; ``tokenizer`` to the model folder. ``draft``
-    (``"ngram"`` or a draft model folder) turns on speculative decoding with ``speculative_tokens``
-    proposed per step (``speculative_config``). Raises ``ModelLoadError`` without a readable
-    config.json or with a draft of another vocabulary, and ``RopeScalingError`` for a target or
+    ``method`` defaults to the checkpoint's recommended RoPE scaling (``plan``), ``params``
+    override its parameters; ``template`` to the one the ``choose_template`` hook picks;
+    ``tokenizer`` to the model folder. ``draft`` (``"ngram"`` or a draft model folder) turns on
+    speculative decoding with ``speculative_tokens`` proposed per step (``speculative_config``).
+    Raises ``ModelLoadError`` without a readable config.json or with a draft of another
+    vocabulary, and ``RopeScalingError`` for a target or
     method the checkpoint cannot take. A target past the method's reach is allowed; its warning
     is among ``notes``.
     """
@@ -195,7 +197,7 @@ def serve_settings(
         )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RopeReachWarning)  # carried in the plan's notes
-        rope_plan = plan(config, context, method)
+        rope_plan = plan(config, context, method, params, runtime="vllm")
     rendered = rope_plan.vllm()
     speculation = speculative_config(folder, config, draft, speculative_tokens) if draft is not None else None
     draft_notes = []

@@ -47,7 +47,7 @@ def rope_plan_for_folder(folder: str | Path, target_context: int):
     config = read_model_config(folder)
     if target_context <= rope_scaling.describe(config).trained_length:
         return None
-    return rope_scaling.plan(config, target_context)
+    return rope_scaling.plan(config, target_context, runtime="webui")
 
 
 def apply_rope_plan(model: Any, rope_plan: Any) -> AppliedPlan:

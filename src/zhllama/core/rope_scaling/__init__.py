@@ -3,8 +3,9 @@
 - ``inv_freq(method, params, *, head_dim, base, max_position_embeddings, seq_len)``:
   ``(inv_freq, attention_scaling)`` of any registered method;
 - ``describe(config)``: a ``Checkpoint``, what a config.json says about the checkpoint's training;
-- ``plan(config, target_context, method=None)``: a ``RopePlan`` rendering transformers, vLLM,
-  llama.cpp and text-generation-webui settings;
+- ``plan(config, target_context, method=None, params=None, runtime=None)``: a ``RopePlan``
+  rendering transformers, vLLM, llama.cpp and text-generation-webui settings (``selfextend``,
+  grouped attention, also changes the attention: ``RopePlan.attention()``);
 - ``register_transformers_rope_types()``: teach transformers the length-dependent methods.
 
 Importing this package imports neither torch nor transformers.

@@ -12,6 +12,9 @@ llama.cpp has no sequence-length dependent ("dynamic") RoPE: such methods become
 from typing import Any
 
 ROPE_SCALING_TYPE = {"unspecified": -1, "none": 0, "linear": 1, "yarn": 2, "longrope": 3}
+GGML_TYPE_F32 = 0
+"""``ggml_type`` of float32, for ``type_k`` (``--cache-type-k f32``)."""
+_GGML_TYPE_NAMES = {GGML_TYPE_F32: "f32", 1: "f16"}
 
 _FLAGS = (
     ("n_ctx", "-c"),
@@ -23,6 +26,7 @@ _FLAGS = (
     ("yarn_attn_factor", "--yarn-attn-factor"),
     ("yarn_beta_fast", "--yarn-beta-fast"),
     ("yarn_beta_slow", "--yarn-beta-slow"),
+    ("type_k", "--cache-type-k"),
 )
 _TYPE_NAMES = {number: name for name, number in ROPE_SCALING_TYPE.items()}
 
@@ -39,6 +43,8 @@ def cli_flags(kwargs: dict[str, Any]) -> list[str]:
         value = kwargs[key]
         if key == "rope_scaling_type":
             flags += [flag, _TYPE_NAMES[value]]
+        elif key == "type_k":
+            flags += [flag, _GGML_TYPE_NAMES[value]]
         elif key == "rope_freq_scale":
             flags += [flag, f"{1.0 / value:.10g}"]
         elif isinstance(value, float):

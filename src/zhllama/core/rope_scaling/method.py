@@ -59,10 +59,12 @@ class Checkpoint:
 
 @dataclass(frozen=True)
 class Target:
-    """What a plan is for: the checkpoint (``describe``) and the wanted context."""
+    """What a plan is for: the checkpoint (``describe``), the wanted context, and the parameters the
+    caller asked for (``choose`` fits the others to them)."""
 
     checkpoint: Checkpoint
     context: int
+    requested: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -81,8 +83,12 @@ class RopeMethod:
     ``inv_freq`` a float32 tensor of ``head_dim // 2`` values; ``seq_len`` is the current length
     (None means ``shape.max_position_embeddings``). ``params`` lists every parameter with its
     default (``REQUIRED`` when there is none). ``choose`` turns a ``Target`` into parameters,
-    ``reach`` says how far those parameters carry the checkpoint (and why), and the renderers
-    express the parameters in transformers (a ``rope_parameters`` dict), vLLM and llama.cpp.
+    ``reach`` says how far those parameters carry the checkpoint (and why), ``check`` refuses
+    parameters that cannot serve the target (a ``RopeScalingError``), and the renderers express the
+    parameters in transformers (a ``rope_parameters`` dict), vLLM and llama.cpp. ``attention``
+    (None for a method that is only frequencies) gives the keyword arguments of the attention change
+    the method needs on top (``zhllama.patching.set_grouped_attention``); a runtime that cannot run
+    the method is left without a renderer and may say why in ``extra["unsupported"][runtime]``.
     """
 
     name: str
@@ -93,9 +99,11 @@ class RopeMethod:
     checkpoints: frozenset[str] = frozenset(CHECKPOINT_KINDS)
     choose: Callable[[Target], dict[str, Any]] | None = None
     reach: Callable[[Target, Mapping[str, Any]], tuple[int, str]] | None = None
+    check: Callable[[Target, Mapping[str, Any]], None] | None = None
     transformers: Callable[[Mapping[str, Any], Shape], dict[str, Any]] | None = None
     vllm: Callable[[Mapping[str, Any], Shape, Target], RuntimeSettings] | None = None
     llama_cpp: Callable[[Mapping[str, Any], Shape, Target], RuntimeSettings] | None = None
+    attention: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def resolve(self, params: Mapping[str, Any] | None) -> dict[str, Any]:

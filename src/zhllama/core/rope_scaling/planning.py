@@ -2,11 +2,14 @@
 target length, rendered for each runtime.
 
 Which method by default: plain-RoPE (4K) checkpoints get ``auto`` (the family's adaptive NTK)
-up to ``AUTO_UP_TO`` times their trained length and dynamic YaRN beyond (measured: past 2x,
-``auto``'s last-slice perplexity is 20-82% above the best method's on the tiny model while
-dynamic YaRN is within 2% of it, YaRN at the target factor, and still leaves short prompts untouched; see
-docs/long-context.md); PI-trained (16K) checkpoints get PI + ``auto``; YaRN-trained (64K)
-checkpoints get their own ``yarn``. A method that does not fit the checkpoint (e.g. ``dynamic``
+up to ``AUTO_UP_TO`` times their trained length (measured: past 2x, ``auto``'s last-slice
+perplexity is 20-82% above the best method's on the tiny model) and grouped attention
+(``selfextend``) beyond, in transformers; runtimes that cannot run grouped attention (vLLM, webui)
+or run it slowly (llama.cpp: a prompt is decoded token by token) get dynamic YaRN there, the best
+method without an attention change (YaRN at the target factor, and it leaves short prompts
+untouched); see docs/long-context.md. PI-trained (16K) checkpoints get PI + ``auto``; YaRN-trained
+(64K) checkpoints get their own ``yarn`` (grouped attention on top of them is unmeasured: ask for
+it by name). A method that does not fit the checkpoint (e.g. ``dynamic``
 on a PI model, which would drop the PI it was trained with) is refused; a target past what the
 method carries the checkpoint is allowed with a ``RopeReachWarning`` that gives the reason.
 """
@@ -23,6 +26,7 @@ from zhllama.core.rope_scaling.registry import get_method, methods
 from zhllama.errors import RopeScalingError
 
 RUNTIMES = ("transformers", "vllm", "llamacpp", "webui")
+_RUNTIME_ALIASES = {"llama_cpp": "llamacpp", "llama.cpp": "llamacpp"}
 
 
 class RopeReachWarning(UserWarning):
@@ -52,7 +56,16 @@ class RopePlan:
         return Target(self.checkpoint, self.target_context)
 
     def _unsupported(self, runtime: str) -> RopeScalingError:
-        return RopeScalingError(f"rope method {self.method!r} does not say how to run in {runtime}")
+        return RopeScalingError(
+            cannot_run(self._method, runtime) or f"{self.method!r} cannot run in {runtime}"
+        )
+
+    def attention(self) -> dict[str, Any] | None:
+        """The attention change the method needs on top of its frequencies (``selfextend``: its
+        ``group`` and ``window``, for ``zhllama.patching.set_grouped_attention``), else None."""
+        if self._method.attention is None:
+            return None
+        return self._method.attention(self.params)
 
     def transformers(self) -> dict[str, Any]:
         """The ``rope_parameters`` dict for transformers 5.
@@ -77,13 +90,13 @@ class RopePlan:
     def vllm(self) -> dict[str, Any]:
         """``LLM(...)`` keyword arguments (``hf_overrides``, ``max_model_len``), CLI flags and notes."""
         if self._method.vllm is None:
-            raise self._unsupported("vLLM")
+            raise self._unsupported("vllm")
         return _with_notes(self._method.vllm(self.params, self.shape, self._target))
 
     def llama_cpp(self) -> dict[str, Any]:
         """llama-cpp-python ``Llama(...)`` keyword arguments, the llama.cpp CLI flags, and notes."""
         if self._method.llama_cpp is None:
-            raise self._unsupported("llama.cpp")
+            raise self._unsupported("llamacpp")
         return _with_notes(self._method.llama_cpp(self.params, self.shape, self._target))
 
     def webui(self) -> dict[str, Any]:
@@ -93,6 +106,8 @@ class RopePlan:
         so scaling reaches it only through the model's config: write ``config_json`` into the
         model's config.json (or let zhllama's webui extension apply it) before loading.
         """
+        if cannot_run(self._method, "webui"):
+            raise self._unsupported("webui")
         notes = [
             "text-generation-webui no longer has alpha_value / rope_freq_base / compress_pos_emb: "
             "merge config_json into the model folder's config.json before loading it with the "
@@ -111,16 +126,24 @@ class RopePlan:
         }
 
     def runtime(self, name: str) -> dict[str, Any]:
-        """One runtime's settings by name: transformers, vllm, llamacpp or webui."""
+        """One runtime's settings by name: transformers, vllm, llamacpp or webui.
+
+        A runtime that cannot run the method gets no settings and a note saying why.
+        """
+        name = check_runtime(name)
+        reason = cannot_run(self._method, name)
+        if reason:
+            return {"settings": {}, "notes": [reason]}
         if name == "transformers":
-            return {"settings": self.transformers_config(), "notes": _transformers_notes(self)}
+            settings = self.transformers_config()
+            if self.attention() is not None:
+                settings = settings | {"grouped_attention": self.attention()}
+            return {"settings": settings, "notes": _transformers_notes(self)}
         if name == "vllm":
             return self.vllm()
-        if name in ("llamacpp", "llama_cpp", "llama.cpp"):
+        if name == "llamacpp":
             return self.llama_cpp()
-        if name == "webui":
-            return self.webui()
-        raise RopeScalingError(f"unknown runtime {name!r}: use one of {', '.join(RUNTIMES)}")
+        return self.webui()
 
     def as_dict(self, runtimes: tuple[str, ...] = RUNTIMES) -> dict[str, Any]:
         return {
@@ -138,55 +161,126 @@ def _with_notes(rendered: RuntimeSettings) -> dict[str, Any]:
 
 
 def _transformers_notes(plan: RopePlan) -> list[str]:
+    notes = []
     if plan.transformers()["rope_type"].startswith("zhllama_"):
-        return [
+        notes.append(
             "call zhllama.core.rope_scaling.register_transformers_rope_types() before building the model "
             "(zhllama.load(path, context=N) does)"
-        ]
-    return []
+        )
+    attention = plan.attention()
+    if attention is not None:
+        arguments = ", ".join(f"{key}={value!r}" for key, value in attention.items())
+        notes.append(
+            f"{plan.method} changes the attention, not only the frequencies: load with "
+            f"zhllama.load(path, context={plan.target_context}, rope_method={plan.method!r}, "
+            f"rope_params={attention!r}), or set rope_parameters and max_position_embeddings on the "
+            f"config, then zhllama.patching.set_grouped_attention(model, {arguments})"
+        )
+    return notes
+
+
+def check_runtime(name: str) -> str:
+    """``name`` as one of ``RUNTIMES`` (``llama_cpp`` and ``llama.cpp`` mean ``llamacpp``)."""
+    name = _RUNTIME_ALIASES.get(name, name)
+    if name not in RUNTIMES:
+        raise RopeScalingError(f"unknown runtime {name!r}: use one of {', '.join(RUNTIMES)}")
+    return name
+
+
+def cannot_run(method: RopeMethod, runtime: str) -> str | None:
+    """Why ``method`` cannot run in ``runtime`` (one of ``RUNTIMES``), or None when it can."""
+    renderer = {
+        "transformers": method.transformers,
+        "vllm": method.vllm,
+        "llamacpp": method.llama_cpp,
+        "webui": method.transformers if method.attention is None else None,
+    }[check_runtime(runtime)]
+    if renderer is not None:
+        return None
+    why = method.extra.get("unsupported", {}).get(runtime, "it has no settings for it")
+    return f"rope method {method.name!r} cannot run in {runtime}: {why}"
 
 
 AUTO_UP_TO = 2
-"""Plain checkpoints: ``auto`` up to this multiple of the trained length, dynamic YaRN beyond."""
+"""Plain checkpoints: ``auto`` up to this multiple of the trained length, beyond it ``PLAIN_BEYOND``."""
+PLAIN_BEYOND = ("selfextend", "dynamic_yarn")
+"""Plain checkpoints past ``AUTO_UP_TO``: the measured best first (docs/long-context.md), then the
+best that needs no attention change, for runtimes that cannot run the first."""
+GROUPED_RUNTIMES = ("transformers",)
+"""Where ``plan`` picks grouped attention unasked: llama.cpp runs it too, but decodes the prompt one
+token at a time (measured: docs/long-context.md), so there it is chosen only by name."""
 
 
-def default_method(checkpoint: Checkpoint, target_context: int) -> str:
-    """The method ``plan`` picks when none is asked for (see the module docstring)."""
+def default_method(checkpoint: Checkpoint, target_context: int, runtime: str | None = None) -> str:
+    """The method ``plan`` picks when none is asked for (see the module docstring): the best one
+    measured for the checkpoint's kind and the target that ``runtime`` (None: transformers) runs
+    well."""
     if checkpoint.kind == "none" and target_context > AUTO_UP_TO * checkpoint.trained_length:
-        return "dynamic_yarn"
+        best, fallback = PLAIN_BEYOND
+        grouped = check_runtime(runtime or "transformers") in GROUPED_RUNTIMES
+        return best if grouped and best in methods() else fallback
     return checkpoint.recommended_method
 
 
-def plan(config: Mapping[str, Any], target_context: int, method: str | None = None) -> RopePlan:
+def plan(
+    config: Mapping[str, Any],
+    target_context: int,
+    method: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    runtime: str | None = None,
+) -> RopePlan:
     """Pick and parametrise a method for ``config`` (a config.json dict) at ``target_context`` tokens.
 
     Within the trained length and with no ``method`` asked, the plan is the checkpoint's own
-    scaling (plain RoPE, its PI factor or its YaRN), which every runtime has built in. Raises
-    ``RopeScalingError`` for an unknown method, a method unfit for the checkpoint, or a method asked
-    for a target below the trained length; warns (``RopeReachWarning``) past the method's reach.
+    scaling (plain RoPE, its PI factor or its YaRN), which every runtime has built in. ``params``
+    override what the method would choose (e.g. ``{"group": 32}`` for ``selfextend``); ``runtime``
+    (one of ``RUNTIMES``) restricts the default to the methods that runtime can run and refuses an
+    asked-for method it cannot. Raises ``RopeScalingError`` for an unknown method or parameter, a
+    method unfit for the checkpoint or the runtime, parameters that cannot serve the target, or a
+    method asked for a target below the trained length; warns (``RopeReachWarning``) past the
+    method's reach.
     """
     checkpoint = describe(config)
     if isinstance(target_context, bool) or not isinstance(target_context, int) or target_context < 1:
         raise RopeScalingError(f"target context must be a positive number of tokens, got {target_context!r}")
+    runtime = None if runtime is None else check_runtime(runtime)
+    requested = dict(params or {})
     trained = checkpoint.trained_length
-    if target_context <= trained and method is None:
-        own, params = own_scaling(checkpoint)
-        return RopePlan(checkpoint, target_context, own.name, own.resolve(params))
+    if target_context <= trained and method is None and not requested:
+        own, own_params = own_scaling(checkpoint)
+        return RopePlan(checkpoint, target_context, own.name, own.resolve(own_params))
     if target_context < trained:
         raise RopeScalingError(
             f"target context {target_context} is below the checkpoint's trained length {trained}: no scaling "
             "is needed (and scaling would hurt short prompts); "
             f"load without a context or ask for >= {trained}"
         )
-    chosen = get_method(method or default_method(checkpoint, target_context))
+    chosen = get_method(method or default_method(checkpoint, target_context, runtime))
     if checkpoint.kind not in chosen.checkpoints:
         fitting = sorted(name for name, m in methods().items() if checkpoint.kind in m.checkpoints)
         raise RopeScalingError(
             f"rope method {chosen.name!r} does not fit a checkpoint trained with {_kind_text(checkpoint)}: "
             f"use one of {', '.join(fitting)} (default {checkpoint.recommended_method!r})"
         )
-    target = Target(checkpoint, target_context)
-    params = chosen.resolve(chosen.choose(target) if chosen.choose else {})
+    reason = None if runtime is None else cannot_run(chosen, runtime)
+    if reason:
+        runnable = sorted(
+            name
+            for name, m in methods().items()
+            if checkpoint.kind in m.checkpoints and not cannot_run(m, runtime)
+        )
+        raise RopeScalingError(f"{reason}; use one of {', '.join(runnable)}")
+    unknown = sorted(set(requested) - set(chosen.params))
+    if unknown and method is None:
+        raise RopeScalingError(
+            f"{', '.join(f'`{key}`' for key in unknown)} is not a parameter of {chosen.name!r}, the method "
+            f"chosen for {target_context} tokens: ask for the method that takes it (e.g. `rope_method` "
+            "selfextend for `group` and `window`)"
+        )
+    target = Target(checkpoint, target_context, requested)
+    params = chosen.resolve({**(chosen.choose(target) if chosen.choose else {}), **requested})
+    if chosen.check is not None:
+        chosen.check(target, params)
     notes: list[str] = []
     if chosen.reach is not None:
         reach, reason = chosen.reach(target, params)

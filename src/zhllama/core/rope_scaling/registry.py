@@ -8,14 +8,22 @@ plugins register through ``register_rope_methods`` (once per process).
 from collections.abc import Mapping
 from typing import Any
 
-from zhllama.core.rope_scaling import auto, dynamic, dynamic_yarn, linear, ntk, yarn
+from zhllama.core.rope_scaling import auto, dynamic, dynamic_yarn, linear, ntk, selfextend, yarn
 from zhllama.core.rope_scaling.method import RopeMethod, Shape
 from zhllama.errors import RopeScalingError
 
 HOOK = "register_rope_methods"
 METHODS: dict[str, RopeMethod] = {
     method.name: method
-    for method in (linear.METHOD, ntk.METHOD, auto.METHOD, dynamic.METHOD, yarn.METHOD, dynamic_yarn.METHOD)
+    for method in (
+        linear.METHOD,
+        ntk.METHOD,
+        auto.METHOD,
+        dynamic.METHOD,
+        yarn.METHOD,
+        dynamic_yarn.METHOD,
+        selfextend.METHOD,
+    )
 }
 
 
