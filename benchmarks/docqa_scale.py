@@ -155,7 +155,7 @@ def measure(size: int, root: Path, options: argparse.Namespace, per_chunk: float
 def measure_store(size: int, db: Path, options: argparse.Namespace, files: str, ingest: str) -> str:
     """The row of one size: ``files`` and ``ingest`` as measured (or "—" for a store reused)."""
     collection = f"scale{size}"
-    rebuild = rebuild_seconds(db, options.chroma_url, collection)
+    rebuild = None if options.skip_rebuild else rebuild_seconds(db, options.chroma_url, collection)
     search = subprocess.run(
         [sys.executable, __file__, "--search-process", "--assets", str(options.assets)]
         + [f"--queries={options.queries}", f"--collection={collection}"]
@@ -167,9 +167,10 @@ def measure_store(size: int, db: Path, options: argparse.Namespace, files: str, 
         raise SystemExit(f"search over {size} chunks failed:\n{search.stderr[-3000:]}")
     s = json.loads(search.stdout.strip().splitlines()[-1])
     on_disk = f"{folder_mib(db):,.0f} MiB" if db.exists() else "server"
+    build = "—" if rebuild is None else f"{rebuild:.1f} s"
     return (
         f"| {s['chunks']:,} | {files} | {ingest} | {on_disk} | "
-        f"{rebuild:.1f} s / {s['load_s'] * 1000:.0f} ms | {s['p50_ms']:.1f} / {s['p95_ms']:.1f} ms | "
+        f"{build} / {s['load_s'] * 1000:.0f} ms | {s['p50_ms']:.1f} / {s['p95_ms']:.1f} ms | "
         f"{s['rss']:,.0f} MiB ({s['anon']:,.0f} anon + {s['file']:,.0f} file), peak {s['peak']:,.0f} |"
     )
 
@@ -187,6 +188,7 @@ def main() -> None:
         "--work", type=Path, help="folder for corpora and stores, kept [default: a temporary one]"
     )
     parser.add_argument("--keep", action="store_true", help="keep the written corpora too")
+    parser.add_argument("--skip-rebuild", action="store_true", help="do not time a BM25 build from the store")
     parser.add_argument("--reuse", action="store_true", help="measure the stores of an earlier run again")
     parser.add_argument("--assets", type=Path, default=assets_dir())
     parser.add_argument("--search-process", action="store_true", help=argparse.SUPPRESS)
