@@ -136,26 +136,19 @@ def open_backend(spec: ModelSpec) -> Backend:
     from zhllama.backends.openai_compatible import OpenAICompatibleBackend
     from zhllama.backends.transformers_backend import TransformersBackend
 
+    local = {
+        "context": spec.context,
+        "draft": spec.draft,
+        "lookup": spec.lookup,
+        "rope_method": spec.rope_method,
+        "rope_params": spec.rope_params,
+    }
     if spec.kind == "llama.cpp":
-        return LlamaCppBackend.from_gguf(
-            spec.location,
-            context=spec.context,
-            draft=spec.draft,
-            lookup=spec.lookup,
-            rope_method=spec.rope_method,
-            rope_params=spec.rope_params,
-        )
+        return LlamaCppBackend.from_gguf(spec.location, **local)
     if spec.kind == "openai":
         options = {} if spec.timeout is None else {"timeout": spec.timeout}
         return OpenAICompatibleBackend(spec.location, spec.tokenizer, context_window=spec.context, **options)
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()
-    return TransformersBackend.from_pretrained(
-        spec.location,
-        context=spec.context,
-        draft=spec.draft,
-        lookup=spec.lookup,
-        rope_method=spec.rope_method,
-        rope_params=spec.rope_params,
-    )
+    return TransformersBackend.from_pretrained(spec.location, **local)
