@@ -9,6 +9,7 @@ from zhllama.adapters.llamaindex import ZhllamaLLM, completion_to_prompt, messag
 from zhllama.backends import TransformersBackend
 from zhllama.core.templates import encode_messages, get_template
 from zhllama.errors import TemplateError
+from zhllama.patching import grouped_attention_settings
 
 GREEDY = {"greedy": True, "repetition_penalty": 1.0, "max_new_tokens": 8}
 
@@ -80,7 +81,8 @@ def test_metadata_reports_the_context_window_num_output_and_chat_model(
 def test_context_window_comes_from_the_rope_plan(tiny_model_dir: Path):
     llm = ZhllamaLLM.from_transformers(str(tiny_model_dir), backend_kwargs={"context": 1024})
     assert llm.metadata.context_window == 1024
-    assert llm.backend.model.config.rope_parameters["rope_type"] != "default"
+    # at 4x the trained length the plan extends the tiny model by grouped attention (selfextend)
+    assert grouped_attention_settings(llm.backend.model) == {"group": 16, "window": 128}
 
 
 def test_per_call_settings_override_and_stop_sequences_cut_the_reply(
