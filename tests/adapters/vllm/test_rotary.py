@@ -28,7 +28,7 @@ def overrides(config: dict, context: int, method: str | None = None) -> dict:
     """The hf_overrides the plan renders for vLLM (past-reach warnings are beside the point here)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RopeReachWarning)
-        return plan(config, context, method).vllm()["settings"]["hf_overrides"]
+        return plan(config, context, method, runtime="vllm").vllm()["settings"]["hf_overrides"]
 
 
 def get_rope(max_position: int, rope_parameters: dict):
