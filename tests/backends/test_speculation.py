@@ -166,3 +166,12 @@ def test_a_draft_of_another_vocabulary_is_refused_in_each_runtime(
 def test_bad_speculation_options_are_refused_before_loading(tiny_gguf, options, message):
     with pytest.raises(BackendError, match=message):
         LlamaCppBackend.from_gguf(tiny_gguf, **options)
+
+
+def test_speculation_and_grouped_attention_are_refused_together_in_both_runtimes(tiny_model_dir, tiny_gguf):
+    with pytest.raises(BackendError, match="grouped attention"):
+        TransformersBackend.from_pretrained(
+            str(tiny_model_dir), context=1024, rope_method="selfextend", lookup=3
+        )
+    with pytest.raises(BackendError, match="grouped attention"):
+        LlamaCppBackend.from_gguf(tiny_gguf, context=1024, rope_method="selfextend", lookup=3)
