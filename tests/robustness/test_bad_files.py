@@ -12,7 +12,7 @@ import zlib
 
 import pytest
 
-from sample_files import docx_bytes, mutate, rewrite_zip_member, two_page_pdf
+from sample_files import docx_bytes, mutate, rewrite_zip_member, two_page_pdf, write_pdf
 from zhllama.docqa.documents import UnreadableFileError, discover, load_document
 
 GOOD = {"长城.txt": "长城是中国古代的军事防御工程，东起山海关。", "黄河.md": "# 黄河\n\n黄河是中国第二长河。"}
@@ -37,15 +37,7 @@ def _pdf_bomb(path) -> None:
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 200] /Contents 4 0 R >>",
         b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
     ]
-    out, offsets = bytearray(b"%PDF-1.4\n"), []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    path.write_bytes(bytes(out))
+    write_pdf(path, objects)
 
 
 def test_150_docx_files_with_mutated_xml_load_or_give_a_reason(tmp_path):
