@@ -127,10 +127,10 @@ def compute_imatrix(
     The text is cut into chunks of ``chunk_tokens`` (BOS first; at most ``max_chunks``), as
     ``llama-imatrix -c chunk_tokens`` does; ``on_chunk(done, total)`` reports progress.
     """
-    import gguf
     import torch
 
     from zhllama.checkpoints.gguf.tensors import gguf_name
+    from zhllama.checkpoints.gguf.writer import gguf_file_writer
     from zhllama.checkpoints.model_loader import load
     from zhllama.core.tokenizer import encode_text
 
@@ -172,9 +172,7 @@ def compute_imatrix(
         for handle in handles:
             handle.remove()
 
-    partial = target.with_name(target.name + ".partial")
-    writer = gguf.GGUFWriter(str(partial), "imatrix")
-    try:
+    with gguf_file_writer(target, "imatrix") as writer:
         writer.add_type("imatrix")
         writer.add_array("imatrix.datasets", [str(Path(text).name) for text in texts])
         writer.add_uint32("imatrix.chunk_count", len(chunks))
@@ -182,12 +180,6 @@ def compute_imatrix(
         for name in sorted(sums):
             writer.add_tensor(name + IN_SUM2, sums[name].float().numpy())
             writer.add_tensor(name + COUNTS, np.array([counts[name]], dtype=np.float32))
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_tensors_to_file()
-    finally:
-        writer.close()
-    os.replace(partial, target)
     return target
 
 

@@ -1,6 +1,8 @@
 """Write the GGUF file: metadata, vocabulary and tensors of a local HF Llama checkpoint."""
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +11,25 @@ from zhllama.core.model_config import read_model_config
 from zhllama.errors import ModelLoadError
 
 DTYPES = ("f32", "f16")
+
+
+@contextmanager
+def gguf_file_writer(target: Path, arch: str) -> Iterator[Any]:
+    """A ``gguf.GGUFWriter`` for ``target``: the caller adds metadata and tensors; it is all written
+    to ``TARGET.partial``, which takes ``target``'s name only once complete (a failure leaves no
+    half file under the real name)."""
+    import gguf
+
+    partial = target.with_name(target.name + ".partial")
+    writer = gguf.GGUFWriter(str(partial), arch)
+    try:
+        yield writer
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+    finally:
+        writer.close()
+    os.replace(partial, target)
 
 
 def _config(model_dir: Path) -> dict[str, Any]:
@@ -123,10 +144,8 @@ def export_gguf(
     target = Path(out).expanduser()
     if not target.parent.is_dir():
         raise ModelLoadError(f"folder {str(target.parent)!r} does not exist: create it or choose another OUT")
-    partial = target.with_name(target.name + ".partial")
     file_type = gguf.LlamaFileType.ALL_F32 if dtype == "f32" else gguf.LlamaFileType.MOSTLY_F16
-    writer = gguf.GGUFWriter(str(partial), "llama")
-    try:
+    with gguf_file_writer(target, "llama") as writer:
         _add_metadata(writer, config, folder.name, int(file_type))
         vocab_size = _add_vocabulary(writer, folder, get_template(template).chat_template_with_bos)
         if vocab_size != int(config["vocab_size"]):
@@ -135,10 +154,4 @@ def export_gguf(
                 f"{config['vocab_size']}: put the model's own tokenizer.model in the folder"
             )
         _add_tensors(writer, folder, config, dtype)
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_tensors_to_file()
-    finally:
-        writer.close()
-    os.replace(partial, target)
     return target
