@@ -69,21 +69,22 @@ class HashedBigramEncoder:
         self.dim = dim
         self.name = HASHED_NAME if dim == 64 else f"hashed-bigrams-{dim}"
 
-    def _row(self, text: str) -> np.ndarray:
-        row = np.zeros(self.dim, dtype=np.float32)
-        points = np.frombuffer(normalise(text).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-        if len(points) >= 2:
-            with np.errstate(over="ignore"):
-                mixed = (points[:-1] * np.uint64(1_000_003) ^ points[1:]) * np.uint64(0x9E3779B97F4A7C15)
-            buckets = (mixed >> np.uint64(32)) % np.uint64(self.dim)
-            signs = np.where(mixed >> np.uint64(63), 1.0, -1.0).astype(np.float32)
-            np.add.at(row, buckets.astype(np.int64), signs)
-        if not row.any():
-            row[0] = 1.0  # a zero vector has no cosine direction
-        return row
-
     def encode_passages(self, texts: list[str]) -> np.ndarray:
-        return _normalise_rows(np.stack([self._row(t) for t in texts])) if texts else np.zeros((0, self.dim))
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        normalised = [normalise(t) for t in texts]
+        points = np.frombuffer("".join(normalised).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+        rows = np.repeat(np.arange(len(texts)), [len(t) for t in normalised])
+        within = rows[:-1] == rows[1:]  # the pairs that do not straddle two texts
+        with np.errstate(over="ignore"):
+            mixed = ((points[:-1] * np.uint64(1_000_003)) ^ points[1:]) * np.uint64(0x9E3779B97F4A7C15)
+        buckets = ((mixed >> np.uint64(32)) % np.uint64(self.dim)).astype(np.int64)
+        signs = np.where(mixed >> np.uint64(63), 1.0, -1.0)
+        matrix = np.bincount(
+            (rows[:-1] * self.dim + buckets)[within], signs[within], minlength=len(texts) * self.dim
+        ).reshape(len(texts), self.dim)
+        matrix[~matrix.any(axis=1), 0] = 1.0  # a zero vector has no cosine direction
+        return _normalise_rows(matrix)
 
     encode_queries = encode_passages
 

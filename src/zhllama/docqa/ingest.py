@@ -44,7 +44,7 @@ from zhllama.docqa.documents import (
     discover,
     display_path,
 )
-from zhllama.docqa.preparing import Chunks, Failed, Preparer
+from zhllama.docqa.preparing import HANDOFF_CHUNKS, Chunks, Failed, Idle, Preparer
 from zhllama.docqa.splitting import SplitSettings, TokenCounter
 from zhllama.docqa.store import Store, fingerprint
 
@@ -232,6 +232,10 @@ def ingest(
                 receiving = fresh.setdefault(str(message.path), StoredFile())
                 for chunk_id, meta in zip(message.ids, message.metadatas, strict=True):
                     receiving.add(chunk_id, meta)
+            elif isinstance(message, Idle):  # write what is ready rather than wait for a full batch
+                if len(writes.ids) >= HANDOFF_CHUNKS:
+                    flush()
+                continue
             elif isinstance(message, Failed):
                 flush()  # its chunks written so far are removed with its old ones
                 skip(message.path, message.reason)

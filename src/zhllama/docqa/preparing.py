@@ -32,6 +32,8 @@ from zhllama.errors import DocQAError
 WORKER_FILES = 64
 WORKER_BYTES = 8 * 1024 * 1024
 """An ingest with more files (or bytes) to read than this prepares them in a worker process."""
+HANDOFF_CHUNKS = 256
+"""A worker hands its messages over in lists of about this many chunks."""
 
 
 @dataclass
@@ -63,7 +65,12 @@ class Failed:
     reason: str
 
 
-Message = Chunks | Done | Failed
+@dataclass
+class Idle:
+    """Nothing more is ready yet (a worker is still preparing): a moment to write what is waiting."""
+
+
+Message = Chunks | Done | Failed | Idle
 
 
 def chunk_id(settings_key: str, source: str, file_hash: str, number: int) -> str:
@@ -195,7 +202,7 @@ def _work(job: _Job, paths: list[str], results: Any) -> None:
             ):
                 outgoing.append(message)
                 chunks += len(message.ids) if isinstance(message, Chunks) else 0
-                if chunks >= job.batch:
+                if chunks >= HANDOFF_CHUNKS:
                     results.put(outgoing)
                     outgoing, chunks = [], 0
         if outgoing:
@@ -261,6 +268,8 @@ class Preparer:
         worker.start()
         try:
             while True:
+                if results.empty():
+                    yield Idle()
                 message = results.get()
                 if isinstance(message, tuple):
                     kind, value = message

@@ -1,16 +1,16 @@
 """The chunk store: one Chroma collection (embedded ``PersistentClient`` or a ``chroma run`` server).
 
-Chroma is the single source of truth: chunk text, citation metadata and vectors live there and
-nowhere else. The BM25 index is *derived* from the collection's documents and cached on local
-disk (``DB/lexical/<generation>/`` for an embedded store, a per-server folder under the user's
-cache for a server), tagged with the collection's ``generation``:
+Chroma is the single source of truth: chunk text (in the metadata, see ``TEXT_KEY``), citation
+metadata and vectors live there and nowhere else. The BM25 index is *derived* from the chunks'
+text and cached on local disk (``DB/lexical/`` for an embedded store, a per-server folder under
+the user's cache for a server), tagged with the collection's ``generation``:
 
 - an ingest marks the collection ``dirty-...`` before its first write and, when done, records a
   fingerprint of the set of chunk ids (ids are content hashes, so equal sets mean equal content);
-- a reader uses the cached index whose tag equals the recorded generation and whose size equals
-  ``count()``; otherwise (a killed ingest, another writer, a new server) it rebuilds the index
-  from the collection and publishes it with an atomic rename, so concurrent readers never see
-  half an index and any number of processes agree on what is indexed.
+- a reader uses the cached index whose tag equals the recorded generation (and, read from disk,
+  whose size equals ``count()``); otherwise (a killed ingest, another writer, a new server) it
+  rebuilds the index from the collection and publishes it with an atomic rename, so concurrent
+  readers never see half an index and any number of processes agree on what is indexed.
 
 ``lock()`` serialises writers with a file lock (``DB/.ingest.lock``; for a server, a lock in the
 local cache folder, which serialises the writers of one machine; writers on several machines stay
@@ -34,6 +34,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import numpy as np
+
 from zhllama.docqa.lexical import LexicalIndex, Segment, build_segments
 from zhllama.errors import DocQAError
 
@@ -43,6 +45,24 @@ _META_EMBEDDING = "zhllama_embedding"
 _META_GENERATION = "zhllama_generation"
 _META_SCHEMA = "zhllama_schema"
 _PAGE = 1000
+TEXT_KEY = "text"
+"""The metadata key that holds a chunk's text. Chroma builds a full-text index (FTS5 trigrams) of
+every *document* it stores, which our own BM25 makes useless and which doubled the cost of a write;
+metadata is not indexed that way. Stores written before keep their text as documents and read the same."""
+
+
+_HNSW_WRITES = {"sync_threshold": 100, "batch_size": 100}
+"""Chroma keeps every write in its log until the vector index is next saved (``sync_threshold``
+records, 1,000 by default) and each write re-reads that log, so writes of a few hundred chunks cost
+3x more per chunk than writes of 1,000; saving every 100 records makes them cost the same, and
+ingest can write as soon as chunks are ready."""
+
+
+def _text_and_citation(document: str | None, metadata: dict | None) -> tuple[str, dict]:
+    """A stored chunk's text and its metadata without the text."""
+    metadata = dict(metadata or {})
+    text = metadata.pop(TEXT_KEY, None)
+    return (document or "") if text is None else str(text), metadata
 
 
 def fingerprint(ids: set[str] | list[str]) -> str:
@@ -143,7 +163,7 @@ class Store:
                 collection,
                 embedding_function=None,
                 metadata={_META_SCHEMA: SCHEMA},
-                configuration={"hnsw": {"space": "cosine"}},
+                configuration={"hnsw": {"space": "cosine", **_HNSW_WRITES}},
             )
         self._lexical: LexicalIndex | None = None
 
@@ -217,17 +237,21 @@ class Store:
             return self.collection.count()
 
     def records(self, include: tuple[str, ...] = ("metadatas",)) -> Iterator[tuple[str, str | None, dict]]:
-        """Every ``(id, document or None, metadata)``, paged so a large collection streams."""
+        """Every ``(id, text or None, metadata)``, paged so a large collection streams: the text
+        when ``include`` names ``"documents"``, the metadata when it names ``"metadatas"``."""
+        wanted = {"documents", "metadatas"} if "documents" in include else set(include)
         offset = 0
         while True:
             with self._chroma("reading its chunks"):
-                page = self.collection.get(include=list(include), limit=_PAGE, offset=offset)
+                page = self.collection.get(include=sorted(wanted), limit=_PAGE, offset=offset)
             ids = page["ids"]
             if not ids:
                 return
             documents = page.get("documents") or [None] * len(ids)
-            metadatas = page.get("metadatas") or [{}] * len(ids)
-            yield from zip(ids, documents, metadatas, strict=True)
+            metadatas = page.get("metadatas") or [None] * len(ids)
+            for chunk_id, document, metadata in zip(ids, documents, metadatas, strict=True):
+                text, metadata = _text_and_citation(document, metadata)
+                yield chunk_id, text if "documents" in include else None, metadata
             offset += len(ids)
 
     def files(self) -> list[dict[str, Any]]:
@@ -243,30 +267,32 @@ class Store:
             for source in sorted(chunks)
         ]
 
-    def documents(self, ids: list[str]) -> Iterator[tuple[str, tuple[str, dict]]]:
-        """``(id, (document, metadata))`` of the ids that exist, a page at a time."""
-        for i in range(0, len(ids), _PAGE):
-            yield from self.get(ids[i : i + _PAGE]).items()
-
     def get(self, ids: list[str]) -> dict[str, tuple[str, dict]]:
-        """``id -> (document, metadata)`` for the ids that exist."""
+        """``id -> (text, metadata)`` for the ids that exist."""
         found = {}
         for i in range(0, len(ids), _PAGE):
             with self._chroma("reading chunks"):
                 page = self.collection.get(ids=ids[i : i + _PAGE], include=["documents", "metadatas"])
             for chunk_id, doc, meta in zip(page["ids"], page["documents"], page["metadatas"], strict=True):
-                found[chunk_id] = (doc, meta or {})
+                found[chunk_id] = _text_and_citation(doc, meta)
         return found
 
-    def upsert(self, ids: list[str], documents: list[str], metadatas: list[dict], embeddings) -> None:
+    def upsert(self, ids: list[str], texts: list[str], metadatas: list[dict], embeddings) -> None:
+        """Write chunks: their text goes into the metadata (``TEXT_KEY``), not Chroma's documents."""
         with self._chroma("writing chunks"):
+            hnsw = (self.collection.configuration_json or {}).get("hnsw") or {}
+            if hnsw.get("sync_threshold") != _HNSW_WRITES["sync_threshold"]:  # a store made before
+                self.collection.modify(configuration={"hnsw": _HNSW_WRITES})
             step = max(1, min(self.client.get_max_batch_size(), 1000))
+            vectors = np.asarray(embeddings, dtype=np.float32)
             for i in range(0, len(ids), step):
                 self.collection.upsert(
                     ids=ids[i : i + step],
-                    documents=documents[i : i + step],
-                    metadatas=metadatas[i : i + step],
-                    embeddings=[list(map(float, row)) for row in embeddings[i : i + step]],
+                    metadatas=[
+                        {**meta, TEXT_KEY: text}
+                        for meta, text in zip(metadatas[i : i + step], texts[i : i + step], strict=True)
+                    ],
+                    embeddings=vectors[i : i + step],
                 )
 
     def delete(self, ids: list[str]) -> None:
@@ -322,9 +348,16 @@ class Store:
         return generation
 
     def lexical_index(self, analyser: str = "bigram") -> LexicalIndex:
-        """The BM25 index matching the collection now: cached in memory or on disk, else rebuilt."""
-        generation, count = self.current_generation(), self.count()
+        """The BM25 index matching the collection now: cached in memory or on disk, else rebuilt.
+
+        An index held in memory whose generation the collection still records as clean is current
+        as it is (every writer marks the collection dirty first), so a query costs no count of a
+        million rows; an index read from disk must also hold ``count()`` chunks."""
+        recorded = self.generation
         cached = self._lexical
+        if recorded and cached is not None and (cached.analyser, cached.generation) == (analyser, recorded):
+            return cached
+        generation, count = self.current_generation(), self.count()
         if cached is not None and (cached.analyser, cached.generation, len(cached)) == (
             analyser,
             generation,

@@ -1,0 +1,86 @@
+"""The chunk store's layout in Chroma: chunk text in the metadata (Chroma's full-text index of
+documents is never fed), stores written with documents read the same, writes keep Chroma's log
+short, and a query does not count a collection whose generation it already knows."""
+
+import numpy as np
+
+from zhllama.docqa.ingest import ingest
+from zhllama.docqa.retrieval import Retriever
+from zhllama.docqa.store import TEXT_KEY, Store
+
+
+def test_chunk_text_is_kept_in_the_metadata_not_in_chromas_documents(
+    tmp_path, write_corpus, cmrc, count_tokens, settings
+):
+    docs = tmp_path / "docs"
+    paths = write_corpus(docs, 3, cmrc)
+    store = Store(db=tmp_path / "db")
+    ingest([docs], store, count_tokens, settings)
+    raw = store.collection.get(include=["documents", "metadatas"])
+    assert not any(raw["documents"]), "nothing for Chroma's full-text index"
+    assert all(meta[TEXT_KEY] for meta in raw["metadatas"])
+    for _, text, meta in store.records(("documents", "metadatas")):
+        assert TEXT_KEY not in meta, "the text is not repeated in the citation metadata"
+        source = next(p for p in paths if str(p) == meta["source"]).read_text(encoding="utf-8")
+        assert text == source[meta["start"] : meta["end"]]
+    hit = Retriever(store).retrieve(cmrc[1]["context"][:12], k=1)[0]
+    assert hit.text and hit.text in paths[1].read_text(encoding="utf-8")
+
+
+def test_a_store_written_with_documents_reads_the_same(tmp_path):
+    store = Store(db=tmp_path / "db")
+    store.collection.upsert(  # the layout before the text moved into the metadata
+        ids=["old-1", "old-2"],
+        documents=["长城是中国古代的军事防御工程。", "熊猫生活在四川的山里。"],
+        metadatas=[{"source": "/a.txt", "start": 0, "end": 15}, {"source": "/b.txt", "start": 0, "end": 11}],
+        embeddings=np.eye(2, 64, dtype=np.float32),
+    )
+    assert store.get(["old-2"]) == {
+        "old-2": ("熊猫生活在四川的山里。", {"source": "/b.txt", "start": 0, "end": 11})
+    }
+    assert [text for _, text, _ in store.records(("documents",))] == [
+        "长城是中国古代的军事防御工程。",
+        "熊猫生活在四川的山里。",
+    ]
+    (hit,) = Retriever(store).retrieve("熊猫住在哪里", k=1)  # the BM25 index is built from the documents
+    assert (hit.chunk_id, hit.text) == ("old-2", "熊猫生活在四川的山里。")
+
+
+def test_writes_save_the_vector_index_often_so_that_small_writes_stay_cheap(tmp_path):
+    import chromadb
+    from chromadb.config import Settings
+
+    def sync_threshold(store: Store) -> int:
+        fresh = store.client.get_collection(store.collection_name)
+        return fresh.configuration_json["hnsw"]["sync_threshold"]
+
+    assert sync_threshold(Store(db=tmp_path / "new")) == 100
+    client = chromadb.PersistentClient(
+        path=str(tmp_path / "old" / "chroma"), settings=Settings(anonymized_telemetry=False)
+    )
+    client.create_collection("docqa", embedding_function=None, configuration={"hnsw": {"space": "cosine"}})
+    old = Store(db=tmp_path / "old")
+    assert sync_threshold(old) == 1000, "opening a store for reading changes nothing"
+    old.upsert(["c1"], ["长城很长。"], [{"source": "/c.txt"}], np.eye(1, 64, dtype=np.float32))
+    assert sync_threshold(old) == 100
+
+
+def test_a_query_counts_the_collection_only_when_its_generation_changed(
+    tmp_path, write_corpus, cmrc, count_tokens, settings, monkeypatch
+):
+    docs = tmp_path / "docs"
+    write_corpus(docs, 3, cmrc)
+    store = Store(db=tmp_path / "db")
+    ingest([docs], store, count_tokens, settings)
+    retriever = Retriever(store)
+    retriever.retrieve("长城", k=2)
+    counted = []
+    count = store.count
+    monkeypatch.setattr(store, "count", lambda: counted.append(1) or count())
+    for _ in range(3):
+        retriever.retrieve("长城", k=2)
+    assert not counted, "a million-row count costs 80 ms: the recorded generation says enough"
+    (docs / "panda.txt").write_text("大熊猫是中国特有的动物，生活在四川的竹林里。", encoding="utf-8")
+    ingest([docs], Store(db=tmp_path / "db"), count_tokens, settings)  # another process's ingest
+    (hit,) = retriever.retrieve("大熊猫生活在哪里", k=1)
+    assert hit.source.endswith("panda.txt") and counted
