@@ -173,7 +173,9 @@ def search_command(question, db, chroma_url, collection, k, mode, queries, as_js
 def list_command(db, chroma_url, collection, as_json):
     """List the ingested files with their content hash and chunk count."""
     store = open_store(db, chroma_url, collection, create=False)
-    rows = store.files()
+    from zhllama.docqa.catalogue import ingested_files
+
+    rows = ingested_files(store)
     if as_json:
         listing = {"store": store.location, "embedding": store.embedding, "files": rows}
         click.echo(json.dumps(listing, ensure_ascii=False))

@@ -86,6 +86,14 @@ def catalogue(store: Store) -> dict[str, StoredFile]:
     return files
 
 
+def ingested_files(store: Store) -> list[dict]:
+    """Every ingested file: ``{"path", "sha256", "chunks"}``, sorted by path (from the catalogue)."""
+    return [
+        {"path": source, "sha256": ",".join(sorted(str(v[0]) for v in f.versions)), "chunks": len(f.ids)}
+        for source, f in sorted(catalogue(store).items())
+    ]
+
+
 def _load(store: Store) -> dict[str, StoredFile] | None:
     generation = store.generation
     if not generation or generation.startswith("dirty-"):

@@ -7,7 +7,8 @@ must be removed again). The chunks' BM25 terms go to a ``SegmentWriter`` as they
 ``Preparer`` runs that for a list of files, either in this process or, for a large ingest, in a
 worker process: the store's writes (Chroma holds the interpreter lock while it writes) then run
 on one core while the files are read, cut, embedded and indexed on the other. Both paths yield
-the same messages in file order.
+the same messages in file order; the worker's path also yields ``Idle`` whenever nothing more is
+ready yet, so that the store writes what it holds instead of waiting for a full batch.
 """
 
 from __future__ import annotations
@@ -189,7 +190,7 @@ class _Job:
 
 def _work(job: _Job, paths: list[str], results: Any) -> None:
     """A worker process: prepare ``paths`` in order and put their messages, in lists of about
-    ``job.batch`` chunks (one hand-off per write, not per file), then the segment names."""
+    ``HANDOFF_CHUNKS`` chunks (not one hand-off per file), then the segment names."""
     try:
         count_tokens, _ = token_counter(job.tokenizer)
         encoder = load_encoder(job.encoder)

@@ -27,11 +27,9 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
@@ -253,19 +251,6 @@ class Store:
                 text, metadata = _text_and_citation(document, metadata)
                 yield chunk_id, text if "documents" in include else None, metadata
             offset += len(ids)
-
-    def files(self) -> list[dict[str, Any]]:
-        """Every ingested file: ``{"path", "sha256", "chunks"}``, sorted by path."""
-        hashes: dict[str, set[str]] = defaultdict(set)
-        chunks: Counter[str] = Counter()
-        for _, _, meta in self.records():
-            source = str(meta.get("source", ""))
-            hashes[source].add(str(meta.get("file_sha256")))
-            chunks[source] += 1
-        return [
-            {"path": source, "sha256": ",".join(sorted(hashes[source])), "chunks": chunks[source]}
-            for source in sorted(chunks)
-        ]
 
     def get(self, ids: list[str]) -> dict[str, tuple[str, dict]]:
         """``id -> (text, metadata)`` for the ids that exist."""

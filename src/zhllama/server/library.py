@@ -20,6 +20,7 @@ import unicodedata
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from zhllama.docqa.catalogue import ingested_files
 from zhllama.docqa.dense import Encoder, load_encoder
 from zhllama.docqa.retrieval import Hit, Retriever
 from zhllama.docqa.store import Store
@@ -132,7 +133,7 @@ class Library:
                 "sha256": row["sha256"],
                 "chunks": row["chunks"],
             }
-            for row in self.store.files()
+            for row in ingested_files(self.store)
         ]
 
     def document(self, document_id_: str) -> dict[str, Any]:
