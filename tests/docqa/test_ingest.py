@@ -158,7 +158,7 @@ def test_a_worker_process_prepares_exactly_what_this_process_would(
     )
     stores = {}
     for worker in (False, True):
-        monkeypatch.setattr(preparing, "WORKER_FILES", 1 if worker else 10**9)
+        monkeypatch.setattr(preparing, "WORKER_BYTES", 0 if worker else 10**12)
         store = Store(db=tmp_path / f"db-{worker}")
         report = ingest([tmp_path / "docs"], store, count_tokens, settings)
         assert report.summary()["added"] == 5 and report.summary()["skipped"] == 1
