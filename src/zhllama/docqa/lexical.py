@@ -16,10 +16,12 @@ hash. A *segment* holds a batch of chunks as term-sorted postings (``terms``, ``
 (``lengths``); ``live`` marks chunks not deleted since. Scoring is Lucene's BM25
 (``idf = ln(1 + (N - df + 0.5) / (df + 0.5))``) with N, df and the average length taken over every
 live chunk of every segment, so a segmented index scores exactly as one built at once.
-``score_groups`` scores a group of chunks as one text with the same statistics. ``K1`` 0.9
-and ``B`` 0.5 (bm25s and Lucene default to 1.5 and 0.75) were chosen on the first halves of the CMRC
-trial and DRCD test questions, on chunks: a chunk is short and evenly sized, so its length says
-less and one repeated term should saturate sooner (docs/docqa.md reports the other halves).
+``score_groups`` scores a group of chunks as one text with the same statistics (the retriever ranks
+a chunk by its window: the chunk and its neighbours, see ``windows``). ``K1`` 0.6 and ``B`` 0.5
+(bm25s and Lucene default to 1.5 and 0.75) were chosen, together with that window ranking, on the
+first halves of the CMRC trial and DRCD test questions: a chunk is short and evenly sized, so its
+length says less and one repeated term should saturate sooner (docs/docqa.md reports the other
+halves).
 Segments are written once; an update adds a segment and new ``live`` masks, and a manifest names
 the files of one state, so readers never see half an update. Query cost grows with the
 postings of the query's terms, and the segments are memory-mapped: a large index is not loaded.
@@ -45,7 +47,7 @@ from zhllama.docqa.normalisation import normalise
 from zhllama.errors import DocQAError
 
 ANALYSERS = ("bigram", "jieba")
-K1, B = 0.9, 0.5
+K1, B = 0.6, 0.5
 PAIR = np.int64(1 << 42)
 WORD = np.int64(2 << 42)
 FORMAT = "zhllama-lexical-2"
