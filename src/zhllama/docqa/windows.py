@@ -11,8 +11,8 @@ ranking on the first halves, it lifts MRR@10 on the other halves above whole-par
 both sets, where chunks scored alone fell below it (docs/docqa.md, Benchmark).
 
 A window is scored from the BM25 index alone (``LexicalIndex.score_groups``: the chunks' term
-counts and lengths summed, so the sentences two chunks share count twice, which measured no worse
-than exact window text): no text is read again. Neighbours are found by their ids, which are
+counts and lengths summed, so the sentences two chunks share count twice, which measured about as
+well as the exact text of the window): no text is read again. Neighbours are found by their ids, which are
 deterministic (``preparing.chunk_id``: settings, file, content hash, chunk number), so a chunk's
 metadata names its neighbours without a query to the store; a neighbour the index does not hold
 (before the first chunk, after the last) counts for nothing.
