@@ -3,6 +3,7 @@ add segments instead of rebuilding; a damaged or missing index is rebuilt from t
 
 import random
 
+import numpy as np
 import pytest
 
 from zhllama.docqa import lexical
@@ -127,3 +128,38 @@ def test_pruned_top_k_equals_the_top_of_every_score(cmrc, monkeypatch):
     for question in questions:
         for k in (1, 3, 10):
             assert index.search(question, k) == index.search(question, len(texts))[:k], question
+
+
+def test_a_group_scores_as_one_text_with_the_index_statistics(corpus, monkeypatch):
+    """A chunk alone scores as ``search`` scores it; a group sums its chunks' counts and lengths
+    (checked against BM25 written out for the joined terms); ids the index lacks count for nothing."""
+    monkeypatch.setattr(lexical, "SEGMENT_POSTINGS", 5000)  # the group's chunks lie in several segments
+    ids = list(corpus)
+    index = LexicalIndex.build(ids, [corpus[i] for i in ids])
+    index = index.with_changes([], [ids[3]], "g1")  # a dead chunk counts for nothing either
+    assert len(index.segments) > 2
+    for question in QUESTIONS:
+        best = index.search(question, 3)
+        singles = index.score_groups(question, [[i] for i, _ in best])
+        assert singles == pytest.approx([s for _, s in best], rel=1e-5), question
+
+    question, group = "中国第二长河黄河", [ids[0], ids[50], ids[100]]
+    live = [i for i in ids if i != ids[3]]
+    counted = [bigram_terms(corpus[i]) for i in live]
+    average = sum(map(len, counted)) / len(live)
+    joined = np.concatenate([bigram_terms(corpus[i]) for i in group])
+    query, repeats = np.unique(bigram_terms(question), return_counts=True)
+    expected = 0.0
+    for term, repeat in zip(query, repeats, strict=True):
+        df = sum(bool((terms == term).any()) for terms in counted)
+        idf = np.log1p((len(live) - df + 0.5) / (df + 0.5)) * repeat
+        tf = float((joined == term).sum())
+        expected += (
+            idf
+            * tf
+            * (lexical.K1 + 1)
+            / (tf + lexical.K1 * (1 - lexical.B + lexical.B * len(joined) / average))
+        )
+    got = index.score_groups(question, [group, [*group, "no-such-chunk", ids[3]], [ids[3]], []])
+    assert expected > 0
+    assert got == pytest.approx([expected, expected, 0.0, 0.0], rel=1e-9)

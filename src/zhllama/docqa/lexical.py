@@ -15,10 +15,13 @@ hash. A *segment* holds a batch of chunks as term-sorted postings (``terms``, ``
 ``tfs``), the chunks' ``ids`` (sorted, so equal scores rank by chunk id) and term counts
 (``lengths``); ``live`` marks chunks not deleted since. Scoring is Lucene's BM25
 (``idf = ln(1 + (N - df + 0.5) / (df + 0.5))``) with N, df and the average length taken over every
-live chunk of every segment, so a segmented index scores exactly as one built at once. ``K1`` 0.9
-and ``B`` 0.5 (bm25s and Lucene default to 1.5 and 0.75) were chosen on the first halves of the CMRC
-trial and DRCD test questions, on chunks: a chunk is short and evenly sized, so its length says
-less and one repeated term should saturate sooner (docs/docqa.md reports the other halves).
+live chunk of every segment, so a segmented index scores exactly as one built at once.
+``score_groups`` scores a group of chunks as one text with the same statistics (the retriever ranks
+a chunk by its window: the chunk and its neighbours, see ``windows``). ``K1`` 0.6 and ``B`` 0.5
+(bm25s and Lucene default to 1.5 and 0.75) were chosen, together with that window ranking, on the
+first halves of the CMRC trial and DRCD test questions: a chunk is short and evenly sized, so its
+length says less and one repeated term should saturate sooner (docs/docqa.md reports the other
+halves).
 Segments are written once; an update adds a segment and new ``live`` masks, and a manifest names
 the files of one state, so readers never see half an update. Query cost grows with the
 postings of the query's terms, and the segments are memory-mapped: a large index is not loaded.
@@ -44,7 +47,7 @@ from zhllama.docqa.normalisation import normalise
 from zhllama.errors import DocQAError
 
 ANALYSERS = ("bigram", "jieba")
-K1, B = 0.9, 0.5
+K1, B = 0.6, 0.5
 PAIR = np.int64(1 << 42)
 WORD = np.int64(2 << 42)
 FORMAT = "zhllama-lexical-2"
@@ -192,12 +195,16 @@ class Segment:
 
     def positions(self, chunk_ids: Iterable[str]) -> np.ndarray:
         """Positions in this segment of those of ``chunk_ids`` it holds."""
-        wanted = np.array(sorted(chunk_id.encode() for chunk_id in chunk_ids))
+        return self.find(np.array(sorted(chunk_id.encode() for chunk_id in chunk_ids)))[1]
+
+    def find(self, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(which, positions)``: which of the sorted chunk ids ``wanted`` (bytes) this segment holds
+        (dead or alive), and their positions in it."""
         at = np.searchsorted(self.ids, wanted)
         inside = at < len(self.ids)
         hit = np.zeros(len(wanted), dtype=bool)
         hit[inside] = self.ids[at[inside]] == wanted[inside]
-        return at[hit]
+        return np.flatnonzero(hit), at[hit]
 
 
 @dataclass
@@ -211,10 +218,12 @@ class LexicalIndex:
     b: float = B
     _norms: list[np.ndarray] | None = field(default=None, repr=False)
     _live_count: int = field(default=0, repr=False)
+    _average: float = field(default=1.0, repr=False)
 
-    def _statistics(self) -> tuple[int, list[np.ndarray]]:
-        """``(live chunks, each segment's BM25 length norm k1 * (1 - b + b * length / average))``,
-        computed once per index (an index never changes; an update makes a new one)."""
+    def _statistics(self) -> tuple[int, float, list[np.ndarray]]:
+        """``(live chunks, their average length, each segment's BM25 length norm
+        k1 * (1 - b + b * length / average))``, computed once per index (an index never changes; an
+        update makes a new one)."""
         if self._norms is None:
             live = sum(int(s.live.sum()) for s in self.segments)
             total = sum(int(np.asarray(s.lengths, dtype=np.int64)[s.live].sum()) for s in self.segments)
@@ -225,8 +234,8 @@ class LexicalIndex:
                 )
                 for s in self.segments
             ]
-            self._live_count = live
-        return self._live_count, self._norms
+            self._live_count, self._average = live, average
+        return self._live_count, self._average, self._norms
 
     # -- building ----------------------------------------------------------------------------------
     @classmethod
@@ -276,31 +285,72 @@ class LexicalIndex:
         return LexicalIndex(segments, self.analyser, generation)
 
     # -- searching ---------------------------------------------------------------------------------
-    def search(self, query: str, k: int = 10) -> list[tuple[str, float]]:
-        """The ``k`` best ``(chunk id, BM25 score)`` pairs for ``query``, scores > 0 only; equal
-        scores in chunk-id order."""
-        if k <= 0 or not self.segments:
-            return []
+    def _query(self, query: str) -> tuple[np.ndarray, list[list[tuple[np.ndarray, np.ndarray]]]] | None:
+        """``(weights, postings)`` of the distinct terms of ``query``: each one's idf times how often
+        the query repeats it, and each segment's ``(docs, tfs)`` of it; None when nothing can match."""
+        if not self.segments:
+            return None
         query_terms = terms(query, self.analyser)
-        if not len(query_terms):
-            return []
+        live_count, _, _ = self._statistics()
+        if not len(query_terms) or live_count == 0:
+            return None
         unique, repeats = np.unique(query_terms, return_counts=True)
-        live_count, norms = self._statistics()
-        if live_count == 0:
-            return []
         found = [segment.postings(unique) for segment in self.segments]
         df = np.zeros(len(unique))
         for segment, per_term in zip(self.segments, found, strict=True):
             everyone_alive = bool(segment.live.all())
             for t, (docs, _) in enumerate(per_term):
                 df[t] += len(docs) if everyone_alive else int(segment.live[docs].sum())
-        idf = np.log1p((live_count - df + 0.5) / (df + 0.5)) * repeats
+        return np.log1p((live_count - df + 0.5) / (df + 0.5)) * repeats, found
+
+    def search(self, query: str, k: int = 10) -> list[tuple[str, float]]:
+        """The ``k`` best ``(chunk id, BM25 score)`` pairs for ``query``, scores > 0 only; equal
+        scores in chunk-id order."""
+        weighted = self._query(query) if k > 0 else None
+        if weighted is None:
+            return []
+        idf, found = weighted
+        _, _, norms = self._statistics()
         candidates: list[tuple[float, bytes]] = []
         for segment, per_term, norm in zip(self.segments, found, norms, strict=True):
             best, scores = _segment_top(per_term, idf, norm, segment.live, k, self.k1)
             candidates += [(float(scores[i]), bytes(segment.ids[i])) for i in best]
         candidates.sort(key=lambda pair: (-pair[0], pair[1]))
         return [(chunk_id.decode(), score) for score, chunk_id in candidates[:k]]
+
+    def score_groups(self, query: str, groups: list[list[str]]) -> list[float]:
+        """The BM25 score for ``query`` of each group of chunk ids taken as one text: its chunks' term
+        counts and lengths summed, scored with this index's idf, average chunk length, k1 and b (a
+        group of one chunk scores as ``search`` scores it). Ids not in the index count for nothing."""
+        weighted = self._query(query)
+        members = sorted({chunk_id for group in groups for chunk_id in group})
+        if weighted is None or not members:
+            return [0.0] * len(groups)
+        idf, found = weighted
+        _, average, _ = self._statistics()
+        counts = np.zeros((len(members), len(idf)))
+        lengths = np.zeros(len(members))
+        wanted = np.array([chunk_id.encode() for chunk_id in members])
+        for segment, per_term in zip(self.segments, found, strict=True):
+            rows, positions = segment.find(wanted)
+            alive = segment.live[positions]
+            rows, positions = rows[alive], positions[alive]
+            if not len(rows):
+                continue
+            lengths[rows] += segment.lengths[positions]
+            for t, (docs, tfs) in enumerate(per_term):
+                if len(docs):
+                    at = np.minimum(np.searchsorted(docs, positions), len(docs) - 1)
+                    hit = docs[at] == positions
+                    counts[rows[hit], t] += tfs[at[hit]]
+        row = {chunk_id: r for r, chunk_id in enumerate(members)}
+        scores = []
+        for group in groups:
+            at = [row[chunk_id] for chunk_id in group]
+            tf = counts[at].sum(axis=0)
+            norm = self.k1 * (1 - self.b + self.b * lengths[at].sum() / average)
+            scores.append(float((idf * tf * (self.k1 + 1) / (tf + norm)).sum()))
+        return scores
 
     # -- on disk -----------------------------------------------------------------------------------
     def save(self, directory: str | os.PathLike) -> None:

@@ -3,7 +3,8 @@
 The answer step (``qa ask``) calls ``retrieve``; ``qa search`` prints what it returns. Modes:
 
 - ``"lexical"``: BM25 over the store's derived index (the default for stores ingested without a
-  semantic encoder, which is the default ingest);
+  semantic encoder, which is the default ingest); the best chunks are ranked by the BM25 score of
+  their window, the chunk with its neighbours in the file (``windows``);
 - ``"dense"``: nearest vectors in Chroma, the question embedded by the encoder the store records;
 - ``"hybrid"``: both, fused by ``fusion.fuse`` with the calibrated weight (the default when the
   store holds semantic vectors).
@@ -23,6 +24,7 @@ from zhllama.docqa.dense import Encoder, load_encoder
 from zhllama.docqa.fusion import DEFAULT_DENSE_WEIGHT, fuse
 from zhllama.docqa.passages import MAX_PASSAGE_CHUNKS, merge_adjacent
 from zhllama.docqa.store import Store
+from zhllama.docqa.windows import window_scores
 from zhllama.errors import DocQAError
 
 MODES = ("auto", "lexical", "dense", "hybrid")
@@ -102,14 +104,18 @@ class Retriever:
         n = max(k, self.candidates)
         wanted = _CHUNKS_PER_PASSAGE * k  # joining overlapping chunks leaves fewer hits than chunks
         if self.mode == "lexical":
-            rows = [(i, s, s, None) for i, s in self.store.lexical_index().search(question, wanted)]
-        elif self.mode == "dense":
-            rows = [(i, s, None, s) for i, s in self._dense(question, wanted)]
+            index = self.store.lexical_index()
+            found = self.store.get([i for i, _ in index.search(question, wanted)])
+            scores = window_scores(index, question, {i: meta for i, (_, meta) in found.items()})
+            rows = [(i, score, score, None) for i, score in scores.items()]
         else:
-            lexical = self.store.lexical_index().search(question, max(n, wanted))
-            rows = fuse(lexical, self._dense(question, max(n, wanted)), self.dense_weight)[:wanted]
+            if self.mode == "dense":
+                rows = [(i, s, None, s) for i, s in self._dense(question, wanted)]
+            else:
+                lexical = self.store.lexical_index().search(question, max(n, wanted))
+                rows = fuse(lexical, self._dense(question, max(n, wanted)), self.dense_weight)[:wanted]
+            found = self.store.get([r[0] for r in rows])
         rows.sort(key=lambda row: (-row[1], row[0]))
-        found = self.store.get([r[0] for r in rows])
         hits = []
         for chunk_id, score, lexical_score, dense_score in rows:
             if chunk_id not in found:  # deleted by a concurrent ingest since the index was read
