@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from zhllama.docqa.ingest import PAUSE_ENV, ingest
 
 
@@ -220,3 +222,27 @@ def test_an_unchanged_re_ingest_trusts_the_saved_catalogue_and_a_removal_invalid
     after = ingest([tmp_path / "docs"], reopened, count_tokens, settings)
     assert after.summary() == {"added": 1, "updated": 0, "unchanged": 4, "deleted": 0, "skipped": 0}
     assert {m["source"] for _, _, m in reopened.records()} == {str(p) for p in paths}
+
+
+def _killed_worker(job, paths, results) -> None:
+    """A worker the system kills before it hands anything over (the OOM killer, a signal)."""
+    os._exit(9)
+
+
+def test_a_worker_that_dies_is_a_clear_error_not_a_hang_and_a_rerun_finishes(
+    tmp_path, write_corpus, cmrc, count_tokens, settings, monkeypatch
+):
+    from zhllama.docqa import preparing
+    from zhllama.docqa.store import Store
+    from zhllama.errors import DocQAError
+
+    write_corpus(tmp_path / "docs", 4, cmrc)
+    store = Store(db=tmp_path / "db")
+    monkeypatch.setattr(preparing, "WORKER_BYTES", 0)
+    monkeypatch.setattr(preparing, "_work", _killed_worker)
+    started = time.monotonic()
+    with pytest.raises(DocQAError, match=r"exit code 9\).*run it again"):
+        ingest([tmp_path / "docs"], store, count_tokens, settings)
+    assert time.monotonic() - started < 60
+    monkeypatch.undo()
+    assert ingest([tmp_path / "docs"], store, count_tokens, settings).summary()["added"] == 4

@@ -18,6 +18,7 @@ import hashlib
 import itertools
 import multiprocessing
 import os
+import queue
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -213,6 +214,25 @@ def _work(job: _Job, paths: list[str], results: Any) -> None:
         results.put(("error", f"{type(exc).__name__}: {exc}"))
 
 
+def _next_from(worker: Any, results: Any) -> Any:
+    """The worker's next hand-off; a clear error, not a wait for ever, if the worker died without
+    one (killed by the system for memory, or by a signal)."""
+    while True:
+        try:
+            return results.get(timeout=1.0)
+        except queue.Empty:
+            if worker.exitcode is None:
+                continue
+        try:  # it ended: whatever it put before is in the pipe by now
+            return results.get(timeout=1.0)
+        except queue.Empty:
+            raise DocQAError(
+                f"the worker process preparing the files stopped (exit code {worker.exitcode}) before it "
+                "finished, as if the ingest had been interrupted: run it again to finish (with "
+                "ZHLLAMA_DOCQA_WORKER=0 to prepare the files in this process)"
+            ) from None
+
+
 class Preparer:
     """Prepares files for one ingest, in this process or in a worker (see the module docstring).
 
@@ -269,9 +289,11 @@ class Preparer:
         worker.start()
         try:
             while True:
-                if results.empty():
+                try:
+                    message = results.get_nowait()
+                except queue.Empty:
                     yield Idle()
-                message = results.get()
+                    message = _next_from(worker, results)
                 if isinstance(message, tuple):
                     kind, value = message
                     if kind == "error":
