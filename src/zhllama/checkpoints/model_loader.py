@@ -14,7 +14,7 @@ def check_model_folder(path: Path) -> None:
     """Refuse, with what to do instead, a path that is not a local safetensors model folder."""
     if not path.exists():
         looks_like_hub_id = not path.is_absolute() and str(path).count("/") == 1
-        hint = ""
+        hint = " Pass a local model folder holding config.json and *.safetensors."
         if looks_like_hub_id:
             hint = (
                 " It looks like a Hugging Face hub id: zhllama never downloads models (there may be no "

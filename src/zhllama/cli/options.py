@@ -114,6 +114,18 @@ class ModelChoice:
     guidance_scale: float = 1.0
     negative_prompt: str | None = None
 
+    def settings_given(self) -> list[str]:
+        """The options given that only a model uses (``tokenizer`` aside: a store uses it too),
+        named as in errors (``greedy``, ``group``)."""
+        unset = {"greedy": False, "guidance_scale": 1.0}
+        names = [
+            f.name
+            for f in fields(self)
+            if f.name not in ("model", "gguf", "openai_base_url", "tokenizer", "rope_params")
+            and getattr(self, f.name) != unset.get(f.name)
+        ]
+        return names + sorted(self.rope_params)
+
     def spec(self) -> Any:
         """The ``ModelSpec`` of these options (nothing loaded yet); CFG settings the chosen runtime
         cannot honour fail here, before any model loads."""

@@ -114,6 +114,9 @@ def command(
     given = [model.model, model.gguf, model.openai_base_url]
     if no_model and any(given):
         raise ZhllamaError("give `no_model` or a model (`model`, `gguf`, `openai_base_url`), not both")
+    if no_model and model.settings_given():
+        settings = ", ".join(f"`{name}`" for name in model.settings_given())
+        raise ZhllamaError(f"`no_model` serves no model, so {settings} would do nothing: leave them out")
     spec = None if no_model else model.spec()
     if template is not None:
         from zhllama.core.templates import get_template
