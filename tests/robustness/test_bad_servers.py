@@ -54,7 +54,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         case = self._case()
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if case.startswith("busy"):  # busy-N[-tag]: 503 to the first N completions
+            _BUSY[case] = _BUSY.get(case, 0) + 1
+            if _BUSY[case] <= int(case.split("-")[1]):
+                return self._send(503, b"overloaded")
+        if case == "no-schema" and b"response_format" in body:
+            return self._send(400, b'{"detail": "unknown field response_format"}')
         if case == "cut":
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
@@ -70,6 +76,9 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             body = b"".join(f"data: {json.dumps(e)}\n\n".encode() for e in events) + b"data: [DONE]\n\n"
         self._send(200, body, "text/event-stream")
+
+
+_BUSY: dict[str, int] = {}
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -145,3 +154,35 @@ def test_nobody_listening_is_a_clear_error(tokenizer_dir, refuses):
         tokenizer_dir,
         says="cannot reach the server",
     )
+
+
+def test_a_busy_server_is_asked_again_up_to_max_retries(bad_server, tokenizer_dir):
+    messages = [{"role": "user", "content": "你好"}]
+    patient = OpenAICompatibleBackend(f"{bad_server}/busy-2/v1", tokenizer_dir, max_retries=2)
+    assert patient.complete(messages).text == "好"
+    impatient = OpenAICompatibleBackend(f"{bad_server}/busy-1/v1", tokenizer_dir)
+    with pytest.raises(BackendError, match="HTTP 503: overloaded"):
+        impatient.complete(messages)
+    with pytest.raises(BackendError, match="max_retries"):
+        OpenAICompatibleBackend(f"{bad_server}/v1", tokenizer_dir, max_retries=-1)
+
+
+def test_chatopenai_style_connection_arguments_reach_the_server_backend(bad_server, tokenizer_dir):
+    from zhllama.adapters.langchain import ChatZhllama
+
+    llm = ChatZhllama.from_openai_compatible(
+        f"{bad_server}/busy-1-chat/v1", tokenizer_dir, api_key="sk-test", timeout=5, max_retries=1
+    )
+    assert (llm.backend.api_key, llm.backend.timeout, llm.backend.max_retries) == ("sk-test", 5, 1)
+    assert llm.invoke("你好").content == "好"  # the one 503 was asked again
+    with pytest.raises(BackendError, match="timeout once"):
+        ChatZhllama.from_openai_compatible(
+            f"{bad_server}/v1", tokenizer_dir, timeout=5, backend_kwargs={"timeout": 9}
+        )
+
+
+def test_a_server_that_refuses_the_schema_shape_is_told_the_other_one(bad_server, tokenizer_dir):
+    backend = OpenAICompatibleBackend(f"{bad_server}/no-schema/v1", tokenizer_dir)
+    schema = {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}
+    with pytest.raises(BackendError, match="schema_style='llama-cpp-python'"):
+        backend.complete([{"role": "user", "content": "你好"}], json_schema=schema)

@@ -92,9 +92,24 @@ class ZhllamaModelFields(BaseModel):
 
     @classmethod
     def from_openai_compatible(
-        cls, base_url: str, tokenizer: Any, *, backend_kwargs: dict | None = None, **fields: Any
+        cls,
+        base_url: str,
+        tokenizer: Any,
+        *,
+        api_key: str | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        backend_kwargs: dict | None = None,
+        **fields: Any,
     ) -> Self:
-        """A server (``OpenAICompatibleBackend(base_url, tokenizer, **backend_kwargs)``)."""
-        from zhllama.backends import OpenAICompatibleBackend
+        """A server (``OpenAICompatibleBackend(base_url, tokenizer, **backend_kwargs)``); ``api_key``,
+        ``timeout`` and ``max_retries`` are the backend's, given here as ChatOpenAI takes them."""
+        from zhllama.backends import BackendError, OpenAICompatibleBackend
 
-        return cls(backend=OpenAICompatibleBackend(base_url, tokenizer, **(backend_kwargs or {})), **fields)
+        connection = {"api_key": api_key, "timeout": timeout, "max_retries": max_retries}
+        connection = {name: value for name, value in connection.items() if value is not None}
+        twice = sorted(connection.keys() & (backend_kwargs or {}).keys())
+        if twice:
+            raise BackendError(f"give {', '.join(twice)} once, not also in `backend_kwargs`")
+        backend = OpenAICompatibleBackend(base_url, tokenizer, **connection, **(backend_kwargs or {}))
+        return cls(backend=backend, **fields)

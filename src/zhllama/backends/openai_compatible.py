@@ -34,6 +34,7 @@ import http.client
 import json
 import os
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -102,7 +103,10 @@ class OpenAICompatibleBackend(BackendBase):
         api_key: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         schema_style: SchemaStyle = "openai",
+        max_retries: int = 0,
     ) -> None:
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise BackendError(f"`max_retries` must be a whole number >= 0, got {max_retries!r}")
         if prompt_format not in PROMPT_FORMATS:
             raise BackendError(
                 f"unknown `prompt_format` {prompt_format!r}: use one of {', '.join(PROMPT_FORMATS)}"
@@ -133,6 +137,7 @@ class OpenAICompatibleBackend(BackendBase):
         self.schema_style = schema_style
         self.api_key = api_key or os.environ.get("OPENAI_API_KEY")
         self.timeout = timeout
+        self.max_retries = max_retries
         self._model = model
         self._context_window = context_window
         self._models: list[dict[str, Any]] | None = None
@@ -241,6 +246,20 @@ class OpenAICompatibleBackend(BackendBase):
 
     # -- HTTP ----------------------------------------------------------------------------------
     def _open(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """The server's response to a request; a request the server did not take (it could not be
+        reached, or it answered 408, 429 or 5xx) is sent again up to ``max_retries`` times, after
+        0.5 s, 1 s, 2 s... A reply that fails once it has begun is never sent again."""
+        attempt = 0
+        while True:
+            try:
+                return self._open_once(method, path, body)
+            except _NotTaken:
+                if attempt >= self.max_retries:
+                    raise
+                time.sleep(min(8.0, 0.5 * 2**attempt))
+                attempt += 1
+
+    def _open_once(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
         headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
@@ -260,11 +279,23 @@ class OpenAICompatibleBackend(BackendBase):
                     "only text): use prompt_format='chat' with python -m zhllama.backends.llama_cpp_server, "
                     "or prompt_format='text'."
                 )
-            raise BackendError(
+            elif body is not None and "response_format" in body and exc.code in (400, 422):
+                other = "openai" if self.schema_style == "llama-cpp-python" else "llama-cpp-python"
+                hint = (
+                    f" If the server did not take the JSON schema's response_format (sent in the "
+                    f"{self.schema_style!r} shape), try schema_style={other!r}: llama-cpp-python's server "
+                    "takes only that shape, with prompt_format='chat'."
+                )
+            error = _NotTaken if exc.code in _RETRIED_STATUSES else BackendError
+            raise error(
                 f"{method} {self.base_url}{path} failed with HTTP {exc.code}: {detail}.{hint}"
             ) from exc
-        except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
+        except ValueError as exc:  # a URL urllib cannot use: sending it again changes nothing
             raise BackendError(
+                f"cannot use the address {self.base_url} ({exc}): check `openai_base_url`"
+            ) from exc
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            raise _NotTaken(
                 f"cannot reach the server at {self.base_url} ({exc}): is it running, and is "
                 f"`openai_base_url` the address ending in /v1? (waited up to {self.timeout:g}s, `timeout`)"
             ) from exc
@@ -311,6 +342,13 @@ class OpenAICompatibleBackend(BackendBase):
             f"the answer to {method} {self.base_url}{path} {problem} ({raw[:80]!r}): is `openai_base_url` an "
             "OpenAI-compatible server (the address ending in /v1)?"
         )
+
+
+_RETRIED_STATUSES = {408, 429, 500, 502, 503, 504}
+
+
+class _NotTaken(BackendError):
+    """The server did not take the request (unreachable, or busy or failing): it may be sent again."""
 
 
 def _usage(event: dict[str, Any]) -> dict[str, int] | None:
