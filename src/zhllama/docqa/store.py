@@ -203,9 +203,14 @@ class Store:
 
     # --- collection metadata -------------------------------------------------------------------
     def metadata(self) -> dict:
+        """The collection's metadata, read afresh. Every query and ingest starts here, so this is also
+        where a ``Store`` opened before another one made the (empty) collection again (see
+        ``claim_embedding``) takes up the new one."""
         with self._chroma("reading its metadata"):
             fresh = self.client.get_collection(self.collection_name, embedding_function=None)
-            return dict(fresh.metadata or {})
+        if fresh.id != self.collection.id:
+            self.collection = fresh
+        return dict(fresh.metadata or {})
 
     def _set_metadata(self, **values: str) -> None:
         metadata = self.metadata()
