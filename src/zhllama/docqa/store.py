@@ -67,6 +67,12 @@ search of 8, against Chroma's 16 and 100; writing 100,000 vectors takes 11 s ins
 _DEFAULT_NEIGHBOURS = 16
 
 
+def _configuration(semantic: bool) -> dict:
+    """A new collection's configuration: cosine vectors, saved often, indexed cheaply unless
+    ``semantic`` (a collection is made for a semantic encoder until one claims it otherwise)."""
+    return {"hnsw": {"space": "cosine", **_HNSW_WRITES, **({} if semantic else _HNSW_PLACEHOLDER)}}
+
+
 def _text_and_citation(document: str | None, metadata: dict | None) -> tuple[str, dict]:
     """A stored chunk's text and its metadata without the text."""
     metadata = dict(metadata or {})
@@ -172,7 +178,7 @@ class Store:
                 collection,
                 embedding_function=None,
                 metadata={_META_SCHEMA: SCHEMA},
-                configuration={"hnsw": {"space": "cosine", **_HNSW_WRITES}},
+                configuration=_configuration(semantic=True),
             )
         self._lexical: LexicalIndex | None = None
 
@@ -253,9 +259,7 @@ class Store:
                 self.collection_name,
                 embedding_function=None,
                 metadata=metadata,
-                configuration={
-                    "hnsw": {"space": "cosine", **_HNSW_WRITES, **({} if semantic else _HNSW_PLACEHOLDER)}
-                },
+                configuration=_configuration(semantic),
             )
 
     @property
