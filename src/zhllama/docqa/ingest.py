@@ -44,7 +44,7 @@ from zhllama.docqa.documents import (
     discover,
     display_path,
 )
-from zhllama.docqa.preparing import HANDOFF_CHUNKS, Chunks, Failed, Idle, Preparer
+from zhllama.docqa.preparing import Chunks, Failed, Idle, Preparer
 from zhllama.docqa.splitting import SplitSettings, TokenCounter
 from zhllama.docqa.store import Store, fingerprint
 
@@ -123,7 +123,7 @@ def ingest(
     settings: SplitSettings,
     encoder: Encoder | None = None,
     on_file: Callable[[Path, FileReport], None] | None = None,
-    batch_chunks: int = 1000,
+    batch_chunks: int | None = None,
     *,
     on_progress: Callable[[IngestProgress], None] | None = None,
     follow_symlinks: bool = False,
@@ -135,7 +135,8 @@ def ingest(
     ``discovered`` is ``discover(paths, ...)`` when the caller has it already (e.g. to check the
     paths before it opens a store); ``follow_symlinks`` and ``max_bytes`` are ``discover``'s.
     ``on_file(path, report)`` is told each file's outcome as it happens, ``on_progress`` the
-    ``IngestProgress`` after every file and every batch of chunks.
+    ``IngestProgress`` after every file and every batch of chunks. Chunks are written
+    ``batch_chunks`` at a time, by default as many as suit the store's size (``Store.write_size``).
     """
     started = time.perf_counter()
     encoder = encoder or HashedBigramEncoder()
@@ -147,6 +148,7 @@ def ingest(
         previous = store.generation
         store.claim_embedding(encoder.name, encoder.semantic)
         stored = catalogue(store)  # kept equal to what the collection holds, file by file
+        batch_chunks = batch_chunks or store.write_size()
         fresh: dict[str, StoredFile] = {}  # chunks written (or waiting) of files not finished yet
         dirty = False
         deleted: list[str] = []
@@ -233,7 +235,7 @@ def ingest(
                 for chunk_id, meta in zip(message.ids, message.metadatas, strict=True):
                     receiving.add(chunk_id, meta)
             elif isinstance(message, Idle):  # write what is ready rather than wait for a full batch
-                if len(writes.ids) >= HANDOFF_CHUNKS:
+                if len(writes.ids) >= batch_chunks // 4:
                     flush()
                 continue
             elif isinstance(message, Failed):

@@ -23,6 +23,7 @@ with ``embedding_function=None`` and every write and query passes vectors explic
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -52,6 +53,14 @@ TEXT_KEY = "text"
 """The metadata key that holds a chunk's text. Chroma builds a full-text index (FTS5 trigrams) of
 every *document* it stores, which our own BM25 makes useless and which doubled the cost of a write;
 metadata is not indexed that way. Stores written before keep their text as documents and read the same."""
+CITATION_KEYS = ("source", "chunk", "start", "end", "page")
+"""Metadata keys kept as Chroma metadata of their own, beside ``TEXT_KEY``: where a chunk comes from,
+what a reader of the collection with Chroma's own tools (or LlamaIndex's ``ChromaVectorStore``) sees."""
+FILE_FACTS_KEY = "zhllama"
+"""The rest of a chunk's metadata (the file's hash, size, time, kind and the split settings that
+tell an ingest whether the file changed; the chunk's tokens; whether it is the file's last) as one
+JSON string: Chroma stores each metadata key as a row with its own index entries, so twelve keys
+cost a third more a write than six. Stores written with every key apart read the same."""
 
 
 _HNSW_WRITES = {"sync_threshold": 100, "batch_size": 100}
@@ -59,6 +68,15 @@ _HNSW_WRITES = {"sync_threshold": 100, "batch_size": 100}
 records, 1,000 by default) and each write re-reads that log, so writes of a few hundred chunks cost
 3x more per chunk than writes of 1,000; saving every 100 records makes them cost the same, and
 ingest can write as soon as chunks are ready."""
+
+
+_SMALLEST_WRITE = 1000
+_WRITE_SHARE = 200
+"""An ingest writes a 200th of the collection at a time (at least ``_SMALLEST_WRITE`` chunks, at most
+Chroma's largest batch): Chroma saves its whole vector index after each write of 100 records or
+more, and its map of ids alone is 83 MB at a million chunks (0.4 s to save), so writes that grow
+with the collection keep a chunk's cost flat: into a million-chunk store, 1,000 chunks cost 0.56 s
+written 1,000 at a time and 0.21 s written 5,000 at a time."""
 
 
 _HNSW_PLACEHOLDER = {"max_neighbors": 4, "ef_construction": 8}
@@ -73,10 +91,27 @@ def _configuration(semantic: bool) -> dict:
     return {"hnsw": {"space": "cosine", **_HNSW_WRITES, **({} if semantic else _HNSW_PLACEHOLDER)}}
 
 
+def _stored_metadata(text: str, metadata: dict) -> dict:
+    """What Chroma stores for a chunk: its text, its citation keys, the rest packed (``FILE_FACTS_KEY``)."""
+    stored = {TEXT_KEY: text}
+    facts = {}
+    for key, value in metadata.items():
+        if key in CITATION_KEYS:
+            stored[key] = value
+        else:
+            facts[key] = value
+    if facts:
+        stored[FILE_FACTS_KEY] = json.dumps(facts, ensure_ascii=False, separators=(",", ":"))
+    return stored
+
+
 def _text_and_citation(document: str | None, metadata: dict | None) -> tuple[str, dict]:
-    """A stored chunk's text and its metadata without the text."""
+    """A stored chunk's text and its metadata, unpacked, without the text."""
     metadata = dict(metadata or {})
     text = metadata.pop(TEXT_KEY, None)
+    facts = metadata.pop(FILE_FACTS_KEY, None)
+    if facts is not None:
+        metadata.update(json.loads(facts))
     return (document or "") if text is None else str(text), metadata
 
 
@@ -262,6 +297,12 @@ class Store:
                 configuration=_configuration(semantic),
             )
 
+    def write_size(self) -> int:
+        """How many chunks an ingest gathers for one write (see ``_WRITE_SHARE``)."""
+        with self._chroma("counting its chunks"):
+            largest = self.client.get_max_batch_size()
+        return max(1, min(largest, max(_SMALLEST_WRITE, self.count() // _WRITE_SHARE)))
+
     @property
     def generation(self) -> str:
         return str(self.metadata().get(_META_GENERATION, ""))
@@ -307,18 +348,19 @@ class Store:
         return found
 
     def upsert(self, ids: list[str], texts: list[str], metadatas: list[dict], embeddings) -> None:
-        """Write chunks: their text goes into the metadata (``TEXT_KEY``), not Chroma's documents."""
+        """Write chunks: their text goes into the metadata (``TEXT_KEY``), not Chroma's documents,
+        and all but their citation keys into one JSON value (``FILE_FACTS_KEY``)."""
         with self._chroma("writing chunks"):
             hnsw = (self.collection.configuration_json or {}).get("hnsw") or {}
             if hnsw.get("sync_threshold") != _HNSW_WRITES["sync_threshold"]:  # a store made before
                 self.collection.modify(configuration={"hnsw": _HNSW_WRITES})
-            step = max(1, min(self.client.get_max_batch_size(), 1000))
+            step = max(1, self.client.get_max_batch_size())
             vectors = np.asarray(embeddings, dtype=np.float32)
             for i in range(0, len(ids), step):
                 self.collection.upsert(
                     ids=ids[i : i + step],
                     metadatas=[
-                        {**meta, TEXT_KEY: text}
+                        _stored_metadata(text, meta)
                         for meta, text in zip(metadatas[i : i + step], texts[i : i + step], strict=True)
                     ],
                     embeddings=vectors[i : i + step],
