@@ -224,7 +224,7 @@ def test_an_unchanged_re_ingest_trusts_the_saved_catalogue_and_a_removal_invalid
     assert {m["source"] for _, _, m in reopened.records()} == {str(p) for p in paths}
 
 
-def _killed_worker(job, paths, results) -> None:
+def _killed_worker(*_) -> None:
     """A worker the system kills before it hands anything over (the OOM killer, a signal)."""
     os._exit(9)
 
@@ -246,3 +246,35 @@ def test_a_worker_that_dies_is_a_clear_error_not_a_hang_and_a_rerun_finishes(
     assert time.monotonic() - started < 60
     monkeypatch.undo()
     assert ingest([tmp_path / "docs"], store, count_tokens, settings).summary()["added"] == 4
+
+
+def _slow_worker(*args) -> None:
+    """A worker that takes a while to start (a busy machine): this process gets on meanwhile."""
+    from zhllama.docqa.preparing import _work
+
+    time.sleep(2)
+    _work(*args)
+
+
+def test_this_process_prepares_small_files_while_the_worker_starts_and_leaves_it_the_large(
+    tmp_path, write_corpus, cmrc, count_tokens, settings, monkeypatch
+):
+    from zhllama.docqa import preparing
+    from zhllama.docqa.dense import HashedBigramEncoder
+
+    small = write_corpus(tmp_path / "docs", 4, cmrc)
+    large = tmp_path / "docs" / "large.txt"
+    large.write_text("".join(p["context"] for p in cmrc) * 8, encoding="utf-8")
+    assert large.stat().st_size > preparing.HELP_BYTES
+    monkeypatch.setattr(preparing, "WORKER_BYTES", 0)
+    monkeypatch.setattr(preparing, "_work", _slow_worker)
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    preparer = preparing.Preparer(settings, count_tokens, HashedBigramEncoder(), staging, 10**9)
+    messages = list(preparer.messages([*small, large]))
+    done = [m.path for m in messages if isinstance(m, preparing.Done)]
+    assert done == [*small, large]  # the small ones here while the worker slept, the large one there
+    chunks = [chunk_id for m in messages if isinstance(m, preparing.Chunks) for chunk_id in m.ids]
+    segments = preparer.segments()
+    assert 0 < len(preparer._worker_segments) < len(segments), "both processes indexed chunks"
+    assert sorted(i.decode() for s in segments for i in s.ids) == sorted(chunks)

@@ -2,11 +2,14 @@
 documents is never fed), stores written with documents read the same, writes keep Chroma's log
 short, and a query does not count a collection whose generation it already knows."""
 
+import json
+import shutil
+
 import numpy as np
 
 from zhllama.docqa.ingest import ingest
 from zhllama.docqa.retrieval import Retriever
-from zhllama.docqa.store import TEXT_KEY, Store
+from zhllama.docqa.store import CITATION_KEYS, FILE_FACTS_KEY, TEXT_KEY, Store
 
 
 def test_chunk_text_is_kept_in_the_metadata_not_in_chromas_documents(
@@ -19,8 +22,11 @@ def test_chunk_text_is_kept_in_the_metadata_not_in_chromas_documents(
     raw = store.collection.get(include=["documents", "metadatas"])
     assert not any(raw["documents"]), "nothing for Chroma's full-text index"
     assert all(meta[TEXT_KEY] for meta in raw["metadatas"])
+    keys = {key for meta in raw["metadatas"] for key in meta}
+    assert keys == {TEXT_KEY, FILE_FACTS_KEY, *CITATION_KEYS} - {"page"}, "one row for all the file's facts"
     for _, text, meta in store.records(("documents", "metadatas")):
         assert TEXT_KEY not in meta, "the text is not repeated in the citation metadata"
+        assert FILE_FACTS_KEY not in meta and meta["file_sha256"] and meta["tokens"] > 0, "read unpacked"
         source = next(p for p in paths if str(p) == meta["source"]).read_text(encoding="utf-8")
         assert text == source[meta["start"] : meta["end"]]
     hit = Retriever(store).retrieve(cmrc[1]["context"][:12], k=1)[0]
@@ -44,6 +50,39 @@ def test_a_store_written_with_documents_reads_the_same(tmp_path):
     ]
     (hit,) = Retriever(store).retrieve("熊猫住在哪里", k=1)  # the BM25 index is built from the documents
     assert (hit.chunk_id, hit.text) == ("old-2", "熊猫生活在四川的山里。")
+
+
+def test_a_store_written_with_every_metadata_key_apart_reads_the_same(
+    tmp_path, write_corpus, cmrc, count_tokens, settings
+):
+    docs = tmp_path / "docs"
+    write_corpus(docs, 3, cmrc)
+    store = Store(db=tmp_path / "db")
+    ingest([docs], store, count_tokens, settings)
+    packed = sorted(store.records(("documents", "metadatas")))
+    raw = store.collection.get(include=["metadatas", "embeddings"])
+    store.collection.upsert(  # the layout before the file's facts were packed into one value
+        ids=raw["ids"],
+        metadatas=[
+            {**json.loads(m.pop(FILE_FACTS_KEY)), **m, FILE_FACTS_KEY: None} for m in raw["metadatas"]
+        ],
+        embeddings=raw["embeddings"],
+    )
+    assert all(FILE_FACTS_KEY not in m for m in store.collection.get(include=["metadatas"])["metadatas"])
+    assert sorted(store.records(("documents", "metadatas"))) == packed
+    shutil.rmtree(tmp_path / "db" / "catalogue")
+    report = ingest([docs], store, count_tokens, settings)
+    assert report.summary()["unchanged"] == 3, "the catalogue rebuilt from the older layout"
+
+
+def test_an_ingest_writes_more_at_a_time_into_a_larger_collection(tmp_path, monkeypatch):
+    store = Store(db=tmp_path / "db")
+    largest = store.client.get_max_batch_size()
+    assert store.write_size() == 1000
+    monkeypatch.setattr(store, "count", lambda: 400_000)
+    assert store.write_size() == 2000
+    monkeypatch.setattr(store, "count", lambda: 10_000_000)
+    assert store.write_size() == largest
 
 
 def test_writes_save_the_vector_index_often_so_that_small_writes_stay_cheap(tmp_path):

@@ -6,9 +6,12 @@ must be removed again). The chunks' BM25 terms go to a ``SegmentWriter`` as they
 
 ``Preparer`` runs that for a list of files, either in this process or, for a large ingest, in a
 worker process: the store's writes (Chroma holds the interpreter lock while it writes) then run
-on one core while the files are read, cut, embedded and indexed on the other. Both paths yield
-the same messages in file order; the worker's path also yields ``Idle`` whenever nothing more is
-ready yet, so that the store writes what it holds instead of waiting for a full batch.
+on one core while the files are read, cut, embedded and indexed on the other. The two processes
+take the files in order from one shared counter: whenever nothing from the worker is ready (while
+it starts, 0.3 s, and whenever the writes have caught up) this process prepares the next file
+itself if it is small (``HELP_BYTES``). Each file's messages come in order, files in about the
+order given. The worker's path also yields ``Idle`` whenever nothing more is ready yet, so that the
+store writes what it holds instead of waiting for a full batch.
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ WORKER_BYTES = 1024 * 1024
 costs about 0.3 s of CPU, what preparing a few hundred KB of text takes)."""
 HANDOFF_CHUNKS = 256
 """A worker hands its messages over in lists of about this many chunks."""
+HELP_BYTES = 64 * 1024
+"""The largest file this process prepares itself while it waits for the worker (tens of
+milliseconds of work: a larger one is left to the worker, so the writes are not held up)."""
 
 
 @dataclass
@@ -189,18 +195,35 @@ class _Job:
     batch: int
 
 
-def _work(job: _Job, paths: list[str], results: Any) -> None:
-    """A worker process: prepare ``paths`` in order and put their messages, in lists of about
-    ``HANDOFF_CHUNKS`` chunks (not one hand-off per file), then the segment names."""
+def _claim(following: Any, paths: list[str] | list[Path], at_most: int | None = None) -> int | None:
+    """Take the number of the next file to prepare from the counter both processes share; ``None``
+    when every file is taken, or when the next is larger than ``at_most`` bytes (it stays next)."""
+    with following.get_lock():
+        number = following.value
+        if number >= len(paths):
+            return None
+        if at_most is not None:
+            try:
+                if Path(paths[number]).stat().st_size > at_most:
+                    return None
+            except OSError:
+                pass  # preparing it says what is wrong
+        following.value = number + 1
+        return number
+
+
+def _work(job: _Job, paths: list[str], following: Any, results: Any) -> None:
+    """A worker process: prepare the files it claims from ``following`` and put their messages, in
+    lists of about ``HANDOFF_CHUNKS`` chunks (not one hand-off per file), then the segment names."""
     try:
         count_tokens, _ = token_counter(job.tokenizer)
         encoder = load_encoder(job.encoder)
         segments = SegmentWriter(folder=Path(job.staging))
         outgoing: list[Message] = []
         chunks = 0
-        for path in paths:
+        while (number := _claim(following, paths)) is not None:
             for message in prepare(
-                Path(path), job.settings, count_tokens, encoder, segments, job.max_bytes, job.batch
+                Path(paths[number]), job.settings, count_tokens, encoder, segments, job.max_bytes, job.batch
             ):
                 outgoing.append(message)
                 chunks += len(message.ids) if isinstance(message, Chunks) else 0
@@ -269,23 +292,23 @@ class Preparer:
             self.settings, tokenizer, self.encoder.name, str(self.staging), self.max_bytes, self.batch
         )
 
+    def _prepare(self, path: Path) -> Iterator[Message]:
+        yield from prepare(
+            path, self.settings, self.count_tokens, self.encoder, self._writer, self.max_bytes, self.batch
+        )
+
     def messages(self, paths: list[Path]) -> Iterator[Message]:
         job = self._worker_job(paths)
         if job is None:
             for path in paths:
-                yield from prepare(
-                    path,
-                    self.settings,
-                    self.count_tokens,
-                    self.encoder,
-                    self._writer,
-                    self.max_bytes,
-                    self.batch,
-                )
+                yield from self._prepare(path)
             return
         context = multiprocessing.get_context("spawn")
+        following = context.Value("q", 0)  # the number of the next file to prepare, in either process
         results = context.Queue(maxsize=4)  # bounded: the worker waits while the store catches up
-        worker = context.Process(target=_work, args=(job, [str(p) for p in paths], results), daemon=True)
+        worker = context.Process(
+            target=_work, args=(job, [str(p) for p in paths], following, results), daemon=True
+        )
         worker.start()
         try:
             while True:
@@ -293,6 +316,9 @@ class Preparer:
                     message = results.get_nowait()
                 except queue.Empty:
                     yield Idle()
+                    if results.empty() and (number := _claim(following, paths, HELP_BYTES)) is not None:
+                        yield from self._prepare(paths[number])
+                        continue
                     message = _next_from(worker, results)
                 if isinstance(message, tuple):
                     kind, value = message
