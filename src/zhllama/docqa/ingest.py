@@ -44,7 +44,7 @@ from zhllama.docqa.documents import (
     discover,
     display_path,
 )
-from zhllama.docqa.preparing import Chunks, Failed, Idle, Preparer
+from zhllama.docqa.preparing import FILE_BATCH_CHUNKS, Chunks, Failed, Idle, Preparer
 from zhllama.docqa.splitting import SplitSettings, TokenCounter
 from zhllama.docqa.store import Store, fingerprint
 
@@ -136,7 +136,8 @@ def ingest(
     paths before it opens a store); ``follow_symlinks`` and ``max_bytes`` are ``discover``'s.
     ``on_file(path, report)`` is told each file's outcome as it happens, ``on_progress`` the
     ``IngestProgress`` after every file and every batch of chunks. Chunks are written
-    ``batch_chunks`` at a time, by default as many as suit the store's size (``Store.write_size``).
+    ``batch_chunks`` at a time, by default as many as suit the collection's size as it grows
+    (``Store.write_size``).
     """
     started = time.perf_counter()
     encoder = encoder or HashedBigramEncoder()
@@ -148,7 +149,11 @@ def ingest(
         previous = store.generation
         store.claim_embedding(encoder.name, encoder.semantic)
         stored = catalogue(store)  # kept equal to what the collection holds, file by file
-        batch_chunks = batch_chunks or store.write_size()
+        held = store.count() if batch_chunks is None else 0
+
+        def write_size() -> int:
+            return batch_chunks or store.write_size(held + report.chunks_written)
+
         fresh: dict[str, StoredFile] = {}  # chunks written (or waiting) of files not finished yet
         dirty = False
         deleted: list[str] = []
@@ -206,7 +211,9 @@ def ingest(
             skip(path, reason)
         for path, file_report in unchanged:
             record(path, file_report)
-        preparer = Preparer(settings, count_tokens, encoder, staging, max_bytes, batch_chunks)
+        preparer = Preparer(
+            settings, count_tokens, encoder, staging, max_bytes, batch_chunks or FILE_BATCH_CHUNKS
+        )
         writes = _Writes()
         finished: list[Path] = []  # files whose last chunks wait in ``writes``
 
@@ -235,7 +242,7 @@ def ingest(
                 for chunk_id, meta in zip(message.ids, message.metadatas, strict=True):
                     receiving.add(chunk_id, meta)
             elif isinstance(message, Idle):  # write what is ready rather than wait for a full batch
-                if len(writes.ids) >= batch_chunks // 4:
+                if len(writes.ids) >= write_size() // 4:
                     flush()
                 continue
             elif isinstance(message, Failed):
@@ -243,7 +250,7 @@ def ingest(
                 skip(message.path, message.reason)
             else:
                 finished.append(message.path)
-            if len(writes.ids) >= batch_chunks or (pause and not isinstance(message, Chunks)):
+            if len(writes.ids) >= write_size() or (pause and not isinstance(message, Chunks)):
                 flush()
             if pause and not isinstance(message, Chunks):
                 time.sleep(pause)

@@ -39,6 +39,8 @@ WORKER_BYTES = 1024 * 1024
 costs about 0.3 s of CPU, what preparing a few hundred KB of text takes)."""
 HANDOFF_CHUNKS = 256
 """A worker hands its messages over in lists of about this many chunks."""
+FILE_BATCH_CHUNKS = 512
+"""A file's chunks are handed on in batches of at most this many (a large file's in several)."""
 HELP_BYTES = 64 * 1024
 """The largest file this process prepares itself while it waits for the worker (tens of
 milliseconds of work: a larger one is left to the worker, so the writes are not held up)."""
@@ -130,7 +132,7 @@ def prepare(
     encoder: Encoder,
     segments: SegmentWriter,
     max_bytes: int,
-    batch: int = 512,
+    batch: int = FILE_BATCH_CHUNKS,
 ) -> Iterator[Message]:
     """The messages of one file (see the module docstring)."""
     try:
@@ -270,7 +272,7 @@ class Preparer:
         encoder: Encoder,
         staging: Path,
         max_bytes: int,
-        batch: int = 512,
+        batch: int = FILE_BATCH_CHUNKS,
     ) -> None:
         self.settings, self.count_tokens, self.encoder = settings, count_tokens, encoder
         self.staging, self.max_bytes, self.batch = staging, max_bytes, batch

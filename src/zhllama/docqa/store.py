@@ -30,6 +30,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -297,11 +298,16 @@ class Store:
                 configuration=_configuration(semantic),
             )
 
-    def write_size(self) -> int:
-        """How many chunks an ingest gathers for one write (see ``_WRITE_SHARE``)."""
-        with self._chroma("counting its chunks"):
-            largest = self.client.get_max_batch_size()
-        return max(1, min(largest, max(_SMALLEST_WRITE, self.count() // _WRITE_SHARE)))
+    @cached_property
+    def largest_write(self) -> int:
+        """The most chunks Chroma takes in one write (5,461 for an embedded store)."""
+        with self._chroma("asking its largest write"):
+            return max(1, self.client.get_max_batch_size())
+
+    def write_size(self, chunks: int) -> int:
+        """How many chunks an ingest gathers for one write while the collection holds ``chunks``
+        (see ``_WRITE_SHARE``)."""
+        return min(self.largest_write, max(_SMALLEST_WRITE, chunks // _WRITE_SHARE))
 
     @property
     def generation(self) -> str:
@@ -354,7 +360,7 @@ class Store:
             hnsw = (self.collection.configuration_json or {}).get("hnsw") or {}
             if hnsw.get("sync_threshold") != _HNSW_WRITES["sync_threshold"]:  # a store made before
                 self.collection.modify(configuration={"hnsw": _HNSW_WRITES})
-            step = max(1, self.client.get_max_batch_size())
+            step = self.largest_write
             vectors = np.asarray(embeddings, dtype=np.float32)
             for i in range(0, len(ids), step):
                 self.collection.upsert(
