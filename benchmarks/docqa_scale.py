@@ -3,7 +3,8 @@
 A synthetic Chinese corpus is written from the shared corpus (its lines in order, again and again,
 200 lines a file) until it holds about N chunks of ``--chunk-tokens`` tokens, then for each size:
 
-- ingest: ``zhllama qa ingest DIR`` as a user runs it (wall time, chunks/s);
+- ingest: ``zhllama qa ingest DIR`` as a user runs it (wall time, chunks/s, CPU seconds of it and
+  its worker);
 - store: its size on disk (Chroma and the BM25 segments);
 - BM25 index: build from the collection (``Store.rebuild_lexical``: what a store without a usable
   index pays once) and load (memory-mapping the saved segments);
@@ -25,6 +26,7 @@ import contextlib
 import json
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -129,6 +131,13 @@ def rebuild_seconds(db: Path, chroma_url: str | None, collection: str) -> float:
     return time.perf_counter() - started
 
 
+def children_cpu() -> float:
+    """CPU seconds of the finished child processes (the ingest and its worker): unlike the wall
+    time, not inflated when something else runs on the machine."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def measure(size: int, root: Path, options: argparse.Namespace, per_chunk: float) -> str:
     docs, db = root / f"docs-{size}", root / f"db-{size}"
     collection = f"scale{size}"
@@ -138,18 +147,20 @@ def measure(size: int, root: Path, options: argparse.Namespace, per_chunk: float
     zhllama = str(Path(sys.executable).with_name("zhllama"))
     split = ["--chunk-tokens", str(options.chunk_tokens), "--overlap-tokens", str(options.overlap_tokens)]
     location = store_arguments(db, options.chroma_url, collection)
-    started = time.perf_counter()
+    started, cpu_before = time.perf_counter(), children_cpu()
     result = subprocess.run(
         [zhllama, "qa", "ingest", str(docs), *location, *split, "--json"], capture_output=True, text=True
     )
-    ingest = time.perf_counter() - started
+    ingest, cpu = time.perf_counter() - started, children_cpu() - cpu_before
     if result.returncode:
         raise SystemExit(f"ingest of {size} chunks failed:\n{result.stderr[-3000:]}")
     report = json.loads(result.stdout.strip().splitlines()[-1])
     chunks = sum(f["chunks"] for f in report["files"])
     if not options.keep:
         shutil.rmtree(docs)
-    return measure_store(size, db, options, f"{files:,}", f"{ingest:,.0f} s ({chunks / ingest:,.0f}/s)")
+    return measure_store(
+        size, db, options, f"{files:,}", f"{ingest:,.0f} s ({chunks / ingest:,.0f}/s; CPU {cpu:,.0f} s)"
+    )
 
 
 def measure_store(size: int, db: Path, options: argparse.Namespace, files: str, ingest: str) -> str:
