@@ -2,14 +2,13 @@
 documents is never fed), stores written with documents read the same, writes keep Chroma's log
 short, and a query does not count a collection whose generation it already knows."""
 
-import json
 import shutil
 
 import numpy as np
 
 from zhllama.docqa.ingest import ingest
 from zhllama.docqa.retrieval import Retriever
-from zhllama.docqa.store import CITATION_KEYS, FILE_FACTS_KEY, TEXT_KEY, Store
+from zhllama.docqa.store import RECORD_KEY, SOURCE_KEY, TEXT_KEY, Store
 
 
 def test_chunk_text_is_kept_in_the_metadata_not_in_chromas_documents(
@@ -21,12 +20,10 @@ def test_chunk_text_is_kept_in_the_metadata_not_in_chromas_documents(
     ingest([docs], store, count_tokens, settings)
     raw = store.collection.get(include=["documents", "metadatas"])
     assert not any(raw["documents"]), "nothing for Chroma's full-text index"
-    assert all(meta[TEXT_KEY] for meta in raw["metadatas"])
-    keys = {key for meta in raw["metadatas"] for key in meta}
-    assert keys == {TEXT_KEY, FILE_FACTS_KEY, *CITATION_KEYS} - {"page"}, "one row for all the file's facts"
+    assert all(set(meta) == {SOURCE_KEY, RECORD_KEY} for meta in raw["metadatas"]), "two rows a chunk"
     for _, text, meta in store.records(("documents", "metadatas")):
-        assert TEXT_KEY not in meta, "the text is not repeated in the citation metadata"
-        assert FILE_FACTS_KEY not in meta and meta["file_sha256"] and meta["tokens"] > 0, "read unpacked"
+        assert TEXT_KEY not in meta and RECORD_KEY not in meta, "the citation metadata, unpacked"
+        assert meta["file_sha256"] and meta["tokens"] > 0
         source = next(p for p in paths if str(p) == meta["source"]).read_text(encoding="utf-8")
         assert text == source[meta["start"] : meta["end"]]
     hit = Retriever(store).retrieve(cmrc[1]["context"][:12], k=1)[0]
@@ -59,17 +56,16 @@ def test_a_store_written_with_every_metadata_key_apart_reads_the_same(
     write_corpus(docs, 3, cmrc)
     store = Store(db=tmp_path / "db")
     ingest([docs], store, count_tokens, settings)
-    packed = sorted(store.records(("documents", "metadatas")))
-    raw = store.collection.get(include=["metadatas", "embeddings"])
-    store.collection.upsert(  # the layout before the file's facts were packed into one value
-        ids=raw["ids"],
-        metadatas=[
-            {**json.loads(m.pop(FILE_FACTS_KEY)), **m, FILE_FACTS_KEY: None} for m in raw["metadatas"]
-        ],
+    chunks = sorted(store.records(("documents", "metadatas")))
+    raw = store.collection.get(include=["embeddings"])
+    store.collection.delete(ids=raw["ids"])
+    store.collection.add(  # the layout before: the text and every other value a key of its own
+        ids=[chunk_id for chunk_id, _, _ in chunks],
+        metadatas=[{**meta, TEXT_KEY: text} for _, text, meta in chunks],
         embeddings=raw["embeddings"],
     )
-    assert all(FILE_FACTS_KEY not in m for m in store.collection.get(include=["metadatas"])["metadatas"])
-    assert sorted(store.records(("documents", "metadatas"))) == packed
+    assert all(TEXT_KEY in m for m in store.collection.get(include=["metadatas"])["metadatas"])
+    assert sorted(store.records(("documents", "metadatas"))) == chunks
     shutil.rmtree(tmp_path / "db" / "catalogue")
     report = ingest([docs], store, count_tokens, settings)
     assert report.summary()["unchanged"] == 3, "the catalogue rebuilt from the older layout"

@@ -49,6 +49,21 @@ class Hit:
     chunks: int = 1
     """How many chunks the passage joins (``chunk`` is its best one)."""
 
+    @classmethod
+    def stored(cls, chunk_id: str, text: str, metadata: dict, score: float, rank: int) -> Hit:
+        """The hit of a chunk as ``Store.get`` returns it."""
+        return cls(
+            chunk_id=chunk_id,
+            text=text,
+            source=str(metadata.get("source", "")),
+            start=int(metadata.get("start", 0)),
+            end=int(metadata.get("end", 0)),
+            chunk=int(metadata.get("chunk", 0)),
+            score=float(score),
+            rank=rank,
+            page=metadata.get("page"),
+        )
+
     @property
     def citation(self) -> str:
         """``file:start-end`` (character offsets), with ``p. N`` for PDF pages."""
@@ -121,21 +136,8 @@ class Retriever:
             if chunk_id not in found:  # deleted by a concurrent ingest since the index was read
                 continue
             text, meta = found[chunk_id]
-            hits.append(
-                Hit(
-                    chunk_id=chunk_id,
-                    text=text,
-                    source=str(meta.get("source", "")),
-                    start=int(meta.get("start", 0)),
-                    end=int(meta.get("end", 0)),
-                    chunk=int(meta.get("chunk", 0)),
-                    score=float(score),
-                    rank=0,  # numbered once the passages are joined
-                    page=meta.get("page"),
-                    lexical_score=lexical_score,
-                    dense_score=dense_score,
-                )
-            )
+            hit = Hit.stored(chunk_id, text, meta, score, rank=0)  # numbered once the passages are joined
+            hits.append(replace(hit, lexical_score=lexical_score, dense_score=dense_score))
         passages, total = [], 0
         for passage in merge_adjacent(hits, min(MAX_PASSAGE_CHUNKS, k)):  # the best one always fits
             if total + passage.chunks <= k:  # a longer passage that would overflow ``k`` is passed over

@@ -38,7 +38,10 @@ def test_plain_chroma_vector_retrieval_reads_the_same_collection(docqa_store, cm
     )
     ids = {chunk_id for chunk_id, _, _ in docqa_store.records(include=())}
     assert len(nodes) == 3 and {n.node.node_id for n in nodes} <= ids
-    assert all(n.node.metadata["source"].endswith(".txt") for n in nodes)
+    for node in nodes:  # the chunk's text and citation, as DocQARetriever gives them
+        ((text, meta),) = docqa_store.get([node.node.node_id]).values()
+        assert node.node.get_content() == text and text
+        assert node.node.metadata["source"] == meta["source"] and node.node.metadata["citation"]
 
 
 def test_query_engine_asks_with_upstreams_refine_prompts(docqa_store, cmrc, long_backend, recording):

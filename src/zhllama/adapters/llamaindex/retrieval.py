@@ -118,9 +118,28 @@ class DocQAEmbedding(BaseEmbedding):
 def chroma_vector_retriever(store: Store, similarity_top_k: int = 5) -> BaseRetriever:
     """Plain LlamaIndex vector retrieval over the store's Chroma collection (see the module docstring)."""
     from llama_index.core import VectorStoreIndex
+    from llama_index.core.vector_stores.types import VectorStoreQuery, VectorStoreQueryResult
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
-    vector_store = ChromaVectorStore(chroma_collection=store.collection)
+    class DocQAChromaVectorStore(ChromaVectorStore):
+        """LlamaIndex's Chroma store, its hits read through docqa's ``Store``: a chunk's text and
+        citation are in its metadata (``docqa.store.RECORD_KEY``), where LlamaIndex would not look
+        (it takes the Chroma document, empty, as the text)."""
+
+        def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
+            found = super().query(query, **kwargs)
+            stored = store.get(list(found.ids or []))
+            pairs = zip(found.ids or [], found.similarities or [], strict=True)
+            ranked = [(chunk_id, similarity) for chunk_id, similarity in pairs if chunk_id in stored]
+            nodes = [
+                hit_to_node(Hit.stored(chunk_id, *stored[chunk_id], similarity, rank)).node
+                for rank, (chunk_id, similarity) in enumerate(ranked, start=1)
+            ]
+            return VectorStoreQueryResult(
+                nodes=nodes, similarities=[s for _, s in ranked], ids=[i for i, _ in ranked]
+            )
+
+    vector_store = DocQAChromaVectorStore(chroma_collection=store.collection)
     embed_model = DocQAEmbedding.from_store(store)
     index = VectorStoreIndex.from_vector_store(vector_store, embed_model=embed_model)
     return index.as_retriever(similarity_top_k=similarity_top_k)
