@@ -152,7 +152,7 @@ def test_a_group_scores_as_one_text_with_the_index_statistics(corpus, monkeypatc
     expected = 0.0
     for term, repeat in zip(query, repeats, strict=True):
         df = sum(bool((terms == term).any()) for terms in counted)
-        idf = np.log1p((len(live) - df + 0.5) / (df + 0.5)) * repeat
+        idf = np.log1p((len(live) - df + 0.5) / (df + 0.5)) ** lexical.IDF_POWER * repeat
         tf = float((joined == term).sum())
         expected += (
             idf

@@ -17,11 +17,17 @@ hash. A *segment* holds a batch of chunks as term-sorted postings (``terms``, ``
 (``idf = ln(1 + (N - df + 0.5) / (df + 0.5))``) with N, df and the average length taken over every
 live chunk of every segment, so a segmented index scores exactly as one built at once.
 ``score_groups`` scores a group of chunks as one text with the same statistics (the retriever ranks
-a chunk by its window: the chunk and its neighbours, see ``windows``). ``K1`` 0.6 and ``B`` 0.5
-(bm25s and Lucene default to 1.5 and 0.75) were chosen, together with that window ranking, on the
-first halves of the CMRC trial and DRCD test questions: a chunk is short and evenly sized, so its
-length says less and one repeated term should saturate sooner (docs/docqa.md reports the other
-halves).
+a chunk by its window: the chunk and its neighbours, see ``windows``).
+
+A query term's weight is its idf to the power ``IDF_POWER``, times how often the query repeats it,
+times ``question_words.WEIGHT`` when it touches a question word (``question_word_terms``). ``K1``
+0.9, ``B`` 0.3 and ``IDF_POWER`` 1.25 (bm25s and Lucene: 1.5, 0.75 and 1) were chosen together
+with the question-word weight and the window ranking on the first halves of the CMRC trial and DRCD
+test questions only, from a grid of each, taking the point whose neighbours in the grid scored best
+on average rather than the single best point; the second halves were scored once, for the
+chosen setting (docs/docqa.md). A chunk is short and evenly sized, so its length says little (low
+``B``); rare terms, the ones that tell the answer's passage from the rest, count for more (the
+power).
 Segments are written once; an update adds a segment and new ``live`` masks, and a manifest names
 the files of one state, so readers never see half an update. Query cost grows with the
 postings of the query's terms, and the segments are memory-mapped: a large index is not loaded.
@@ -44,10 +50,14 @@ from pathlib import Path
 import numpy as np
 
 from zhllama.docqa.normalisation import normalise
+from zhllama.docqa.question_words import WEIGHT as QUESTION_WORD_WEIGHT
+from zhllama.docqa.question_words import inside_question_words
 from zhllama.errors import DocQAError
 
 ANALYSERS = ("bigram", "jieba")
-K1, B = 0.6, 0.5
+K1, B = 0.9, 0.3
+IDF_POWER = 1.25
+"""Query terms weigh idf ** IDF_POWER: rare terms count for more than in plain BM25 (power 1)."""
 PAIR = np.int64(1 << 42)
 WORD = np.int64(2 << 42)
 FORMAT = "zhllama-lexical-2"
@@ -67,20 +77,37 @@ def _word_code(word: str) -> int:
     return int(WORD) | int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=5).digest(), "big")
 
 
-def bigram_terms(text: str) -> np.ndarray:
-    """The terms of ``text`` under the ``bigram`` analyser (int64, with repeats, in text order
-    within each kind)."""
-    normalised = normalise(text)
+def _code_points(normalised: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(code points, which are CJK)`` of each character of ``normalised``."""
     points = np.frombuffer(normalised.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
     cjk = np.zeros(len(points), dtype=bool)
     for low, high in _CJK_RANGES:
         cjk |= (points >= low) & (points <= high)
+    return points, cjk
+
+
+def bigram_terms(text: str) -> np.ndarray:
+    """The terms of ``text`` under the ``bigram`` analyser (int64, with repeats, in text order
+    within each kind)."""
+    normalised = normalise(text)
+    points, cjk = _code_points(normalised)
     pairs = cjk[:-1] & cjk[1:]
     parts = [points[cjk], PAIR | (points[:-1][pairs] << 21) | points[1:][pairs]]
     words = _WORD.findall(normalised)
     if words:
         parts.append(np.array([_word_code(word) for word in words], dtype=np.int64))
     return np.concatenate(parts)
+
+
+def question_word_terms(text: str) -> np.ndarray:
+    """The ``bigram`` terms of ``text`` that touch a question word (``question_words``): its
+    characters inside one, and the character pairs with either character inside one (是谁, 的哪).
+    jieba's word terms are never among them."""
+    normalised = normalise(text)
+    points, cjk = _code_points(normalised)
+    inside = inside_question_words(normalised)
+    pairs = cjk[:-1] & cjk[1:] & (inside[:-1] | inside[1:])
+    return np.concatenate([points[cjk & inside], PAIR | (points[:-1][pairs] << 21) | points[1:][pairs]])
 
 
 @cache
@@ -209,13 +236,17 @@ class Segment:
 
 @dataclass
 class LexicalIndex:
-    """A BM25 index over chunk ids, in segments; ``generation`` names the store state it matches."""
+    """A BM25 index over chunk ids, in segments; ``generation`` names the store state it matches.
+    ``k1``, ``b``, ``idf_power`` and ``question_word_weight`` shape how queries are scored (plain
+    BM25: 1.5, 0.75, 1, 1); the segments do not depend on them."""
 
     segments: list[Segment] = field(default_factory=list)
     analyser: str = "bigram"
     generation: str = ""
     k1: float = K1
     b: float = B
+    idf_power: float = IDF_POWER
+    question_word_weight: float = QUESTION_WORD_WEIGHT
     _norms: list[np.ndarray] | None = field(default=None, repr=False)
     _live_count: int = field(default=0, repr=False)
     _average: float = field(default=1.0, repr=False)
@@ -248,11 +279,15 @@ class LexicalIndex:
         *,
         k1: float = K1,
         b: float = B,
+        idf_power: float = IDF_POWER,
+        question_word_weight: float = QUESTION_WORD_WEIGHT,
     ) -> LexicalIndex:
-        """An index of ``texts`` (chunk ``ids``) in memory, scored with BM25 parameters ``k1``, ``b``."""
+        """An index of ``texts`` (chunk ``ids``) in memory, its queries scored with ``k1``, ``b``,
+        ``idf_power`` and ``question_word_weight`` (see the class)."""
         if len(ids) != len(texts):
             raise DocQAError(f"{len(ids)} ids for {len(texts)} texts")
-        return cls(build_segments(zip(ids, texts, strict=True), analyser), analyser, generation, k1, b)
+        segments = build_segments(zip(ids, texts, strict=True), analyser)
+        return cls(segments, analyser, generation, k1, b, idf_power, question_word_weight)
 
     def __len__(self) -> int:
         return int(sum(int(segment.live.sum()) for segment in self.segments))
@@ -286,8 +321,10 @@ class LexicalIndex:
 
     # -- searching ---------------------------------------------------------------------------------
     def _query(self, query: str) -> tuple[np.ndarray, list[list[tuple[np.ndarray, np.ndarray]]]] | None:
-        """``(weights, postings)`` of the distinct terms of ``query``: each one's idf times how often
-        the query repeats it, and each segment's ``(docs, tfs)`` of it; None when nothing can match."""
+        """``(weights, postings)`` of the distinct terms of ``query``: each one's idf to the power
+        ``idf_power``, times how often the query repeats it, times ``question_word_weight`` when it
+        touches a question word; and each segment's ``(docs, tfs)`` of it. None when nothing can
+        match."""
         if not self.segments:
             return None
         query_terms = terms(query, self.analyser)
@@ -301,7 +338,9 @@ class LexicalIndex:
             everyone_alive = bool(segment.live.all())
             for t, (docs, _) in enumerate(per_term):
                 df[t] += len(docs) if everyone_alive else int(segment.live[docs].sum())
-        return np.log1p((live_count - df + 0.5) / (df + 0.5)) * repeats, found
+        idf = np.log1p((live_count - df + 0.5) / (df + 0.5)) ** self.idf_power
+        asked = np.isin(unique, question_word_terms(query))
+        return idf * repeats * np.where(asked, self.question_word_weight, 1.0), found
 
     def search(self, query: str, k: int = 10) -> list[tuple[str, float]]:
         """The ``k`` best ``(chunk id, BM25 score)`` pairs for ``query``, scores > 0 only; equal
