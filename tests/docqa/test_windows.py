@@ -23,6 +23,19 @@ def test_a_window_names_the_chunks_next_to_it_in_its_file(
     assert window("x", {"source": "a.txt", "chunk": 2}) == ["x"], "no settings or hash: the chunk alone"
 
 
+def test_a_window_of_a_chunk_with_an_older_hashed_id_names_its_hashed_neighbours():
+    from zhllama.docqa.preparing import chunk_id, hashed_chunk_id
+
+    meta = {"settings": "s", "source": "/a.txt", "file_sha256": "f", "chunk": 4}
+    older = [hashed_chunk_id("s", "/a.txt", "f", n) for n in (4, 3, 5)]
+    assert window(older[0], meta) == older
+    numbered = window(chunk_id("s", "/a.txt", "f", 4), meta)
+    assert numbered == [chunk_id("s", "/a.txt", "f", n) for n in (4, 3, 5)]
+    assert numbered[1][:24] == numbered[0][:24] and numbered[1] < numbered[0] < numbered[2], (
+        "one file sorts together"
+    )
+
+
 def test_a_file_that_holds_the_question_across_two_chunks_beats_one_that_quotes_half_of_it(
     tmp_path, store, count_tokens, settings, cmrc
 ):

@@ -84,7 +84,18 @@ Message = Chunks | Done | Failed | Idle
 
 
 def chunk_id(settings_key: str, source: str, file_hash: str, number: int) -> str:
-    """The deterministic id of chunk ``number`` of ``source`` with content ``file_hash``."""
+    """The deterministic id of chunk ``number`` of ``source`` with content ``file_hash``: 24 hex
+    digits of a hash of the file (with the settings and normalisation) and the number in 8, so a
+    file's chunks sort together and in order. Chroma keeps its ids in a SQLite index: random ids
+    land each at a random place of a tree that outgrows the page cache, a file's ids in one place
+    (ids and vectors into a million-chunk store: 0.20 s per 1,000 chunks against 0.32-0.35 s)."""
+    text = f"{settings_key};{NORMALISATION_VERSION}\0{source}\0{file_hash}"
+    return f"{hashlib.sha256(text.encode()).hexdigest()[:24]}{number:08x}"
+
+
+def hashed_chunk_id(settings_key: str, source: str, file_hash: str, number: int) -> str:
+    """A chunk's id as ingests before ``chunk_id``'s numbered ids made it: stores keep those ids
+    until their files change, and a window must still find such a chunk's neighbours."""
     text = f"{settings_key};{NORMALISATION_VERSION}\0{source}\0{file_hash}\0{number}"
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 

@@ -16,7 +16,8 @@ scored alone fell below it (docs/docqa.md, Benchmark).
 A window is scored from the BM25 index alone (``LexicalIndex.score_groups``: the chunks' term
 counts and lengths summed, so the sentences two chunks share count twice, which measured about as
 well as the exact text of the window): no text is read again. Neighbours are found by their ids, which are
-deterministic (``preparing.chunk_id``: settings, file, content hash, chunk number), so a chunk's
+deterministic (``preparing.chunk_id``: settings, file, content hash, chunk number; an older
+store's hashed ids too), so a chunk's
 metadata names its neighbours without a query to the store; a neighbour the index does not hold
 (before the first chunk, after the last) counts for nothing.
 """
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 from zhllama.docqa.lexical import LexicalIndex
 from zhllama.docqa.preparing import chunk_id as make_chunk_id
+from zhllama.docqa.preparing import hashed_chunk_id
 
 OWN_WEIGHT = 0.25
 """How much of a chunk's own BM25 score is added to its window's."""
@@ -38,7 +40,10 @@ def window(chunk_id: str, metadata: dict) -> list[str]:
         file_hash, number = str(metadata["file_sha256"]), int(metadata["chunk"])
     except (KeyError, TypeError, ValueError):
         return [chunk_id]
-    neighbours = [make_chunk_id(settings, source, file_hash, n) for n in (number - 1, number + 1) if n >= 0]
+    made = (
+        make_chunk_id if chunk_id == make_chunk_id(settings, source, file_hash, number) else hashed_chunk_id
+    )
+    neighbours = [made(settings, source, file_hash, n) for n in (number - 1, number + 1) if n >= 0]
     return [chunk_id, *neighbours]
 
 
