@@ -59,8 +59,9 @@ with Chroma's own tools or a ``where`` filter) and everything else as one JSON s
 an ingest whether it changed. Chroma builds a full-text index (FTS5 trigrams) of every *document*,
 which our own BM25 makes useless and which doubled the cost of a write, and it stores each metadata
 key as a row with entries in SQLite indexes that outgrow its page cache as the collection grows:
-a write of 1,000 chunks into a 100k-chunk store cost 0.76 s with thirteen keys, 0.69 s with six and
-0.40-0.50 s with these two. Stores written before (text as documents, or every key apart) read the same."""
+a write of 1,000 chunks into a 100k-chunk store cost 0.76 s with every key apart (twelve), 0.69 s
+with six and 0.40-0.50 s with these two. Stores written before (text as documents, or every key
+apart) read the same."""
 
 
 _HNSW_WRITES = {"sync_threshold": 100, "batch_size": 100}
