@@ -149,7 +149,7 @@ def ingest(
         previous = store.generation
         store.claim_embedding(encoder.name, encoder.semantic)
         stored = catalogue(store)  # kept equal to what the collection holds, file by file
-        held = store.count() if batch_chunks is None else 0
+        held = sum(len(file.ids) for file in stored.values())  # what the collection holds
 
         def write_size() -> int:
             return batch_chunks or store.write_size(held + report.chunks_written)
