@@ -163,3 +163,34 @@ def test_a_group_scores_as_one_text_with_the_index_statistics(corpus, monkeypatc
     got = index.score_groups(question, [group, [*group, "no-such-chunk", ids[3]], [ids[3]], []])
     assert expected > 0
     assert got == pytest.approx([expected, expected, 0.0, 0.0], rel=1e-9)
+
+
+def test_pairs_with_a_function_character_weigh_less_and_latin_or_digit_runs_more():
+    """A pair with a particle or preposition on either side mostly spans a word boundary (鲜的,
+    在邮) and counts ``FUNCTION_PAIR_WEIGHT``; a Latin or digit run, one term where a Chinese word is
+    several, counts ``WORD_TERM_WEIGHT``; both only under the bigram analyser."""
+    pair = int(lexical.PAIR)
+    found = lexical.function_pair_terms("朝鮮的歷史在郵票上，Koppen")  # Traditional matches too
+    assert {chr((t >> 21) & 0x1FFFFF) + chr(t & 0x1FFFFF) for t in found.tolist()} == {
+        "鲜的",
+        "的历",
+        "史在",
+        "在邮",
+    }
+    assert all(pair <= t < int(lexical.WORD) for t in found.tolist()), "pairs only, no characters or words"
+    texts = ["朝鲜的历史", "邮票上写着Koppen", "长城在北方"]
+    ids = ["a", "b", "c"]
+    shipped = LexicalIndex.build(ids, texts)
+    plain = LexicalIndex.build(ids, texts, word_weight=1.0, function_pair_weight=1.0)
+
+    def score(index: LexicalIndex, question: str, chunk: str) -> float:
+        return index.score_groups(question, [[chunk]])[0]
+
+    assert score(shipped, "Koppen", "b") == pytest.approx(
+        lexical.WORD_TERM_WEIGHT * score(plain, "Koppen", "b")
+    )
+    # 的 and 历 alone keep their weight (the query "的 历" has no pair); the pair 的历 counts less
+    assert score(plain, "的历", "a") > score(shipped, "的历", "a") > score(plain, "的 历", "a")
+    assert score(shipped, "的 历", "a") == pytest.approx(score(plain, "的 历", "a"))
+    jieba, jieba_plain = (LexicalIndex.build(ids, texts, "jieba", word_weight=w) for w in (2.0, 1.0))
+    assert score(jieba, "Koppen", "b") == score(jieba_plain, "Koppen", "b"), "jieba's terms are all words"

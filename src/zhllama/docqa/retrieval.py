@@ -5,7 +5,8 @@ The answer step (``qa ask``) calls ``retrieve``; ``qa search`` prints what it re
 - ``"lexical"``: BM25 over the store's derived index (the default for stores ingested without a
   semantic encoder, which is the default ingest); the best chunks are ranked by the BM25 score of
   their window, the chunk with its neighbours in the file, plus a quarter of their own
-  (``windows``); the question's interrogatives weigh less (``question_words``);
+  (``windows``); the question's interrogatives weigh less (``question_words``), and so do its
+  character pairs with a function character, while its Latin or digit runs weigh more (``lexical``);
 - ``"dense"``: nearest vectors in Chroma, the question embedded by the encoder the store records;
 - ``"hybrid"``: both, fused by ``fusion.fuse`` with the calibrated weight (the default when the
   store holds semantic vectors).
