@@ -278,3 +278,22 @@ def test_this_process_prepares_small_files_while_the_worker_starts_and_leaves_it
     segments = preparer.segments()
     assert 0 < len(preparer._worker_segments) < len(segments), "both processes indexed chunks"
     assert sorted(i.decode() for s in segments for i in s.ids) == sorted(chunks)
+
+
+def test_an_ingest_leaves_what_the_process_held_out_of_collections_and_gives_it_back():
+    import gc
+
+    from zhllama.docqa.preparing import settled_heap
+
+    assert gc.get_freeze_count() == 0
+    with settled_heap():
+        assert gc.get_freeze_count() > 0  # what the process held is not rescanned
+    assert gc.get_freeze_count() == 0  # and goes back to the oldest generation after
+    gc.freeze()  # someone else's freeze (a pre-forking server) is left as it was
+    try:
+        held = gc.get_freeze_count()
+        with settled_heap():
+            pass
+        assert gc.get_freeze_count() == held
+    finally:
+        gc.unfreeze()

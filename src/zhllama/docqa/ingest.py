@@ -44,7 +44,7 @@ from zhllama.docqa.documents import (
     discover,
     display_path,
 )
-from zhllama.docqa.preparing import FILE_BATCH_CHUNKS, Chunks, Failed, Idle, Preparer
+from zhllama.docqa.preparing import FILE_BATCH_CHUNKS, Chunks, Failed, Idle, Preparer, settled_heap
 from zhllama.docqa.splitting import SplitSettings, TokenCounter
 from zhllama.docqa.store import Store, fingerprint
 
@@ -145,7 +145,7 @@ def ingest(
     found = discovered or discover(paths, follow_symlinks=follow_symlinks, max_bytes=max_bytes)
     pause = float(os.environ.get(PAUSE_ENV, "0") or 0)
     report = IngestReport()
-    with store.lock(), store.lexical_staging() as staging:
+    with store.lock(), store.lexical_staging() as staging, settled_heap():
         previous = store.generation
         store.claim_embedding(encoder.name, encoder.semantic)
         stored = catalogue(store)  # kept equal to what the collection holds, file by file
