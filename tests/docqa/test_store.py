@@ -2,6 +2,7 @@
 documents is never fed), stores written with documents read the same, writes keep Chroma's log
 short, and a query does not count a collection whose generation it already knows."""
 
+import json
 import shutil
 
 import numpy as np
@@ -28,6 +29,32 @@ def test_chunk_text_is_kept_in_the_metadata_not_in_chromas_documents(
         assert text == source[meta["start"] : meta["end"]]
     hit = Retriever(store).retrieve(cmrc[1]["context"][:12], k=1)[0]
     assert hit.text and hit.text in paths[1].read_text(encoding="utf-8")
+
+
+def test_the_record_is_ascii_json_and_records_written_raw_before_read_the_same(
+    tmp_path, write_corpus, cmrc, count_tokens, settings
+):
+    """Chroma spends twice as long on a metadata string's Chinese as on the same text escaped
+    (``_stored_metadata``), so records are written as ASCII JSON; older raw ones read the same."""
+    docs = tmp_path / "docs"
+    write_corpus(docs, 2, cmrc)
+    store = Store(db=tmp_path / "db")
+    ingest([docs], store, count_tokens, settings)
+    chunks = sorted(store.records(("documents", "metadatas")))
+    raw = store.collection.get(include=["metadatas", "embeddings"])
+    records = [meta[RECORD_KEY] for meta in raw["metadatas"]]
+    assert all(record.isascii() for record in records)
+    assert any("\\u" in record for record in records), "the Chinese text, escaped"
+    store.collection.update(  # as an ingest before wrote them: the characters themselves
+        ids=raw["ids"],
+        metadatas=[
+            {**meta, RECORD_KEY: json.dumps(json.loads(meta[RECORD_KEY]), ensure_ascii=False)}
+            for meta in raw["metadatas"]
+        ],
+    )
+    assert not any(m[RECORD_KEY].isascii() for m in store.collection.get(include=["metadatas"])["metadatas"])
+    assert sorted(store.records(("documents", "metadatas"))) == chunks
+    assert chunks[0][1] and not chunks[0][1].isascii(), "the text comes back as characters"
 
 
 def test_a_store_written_with_documents_reads_the_same(tmp_path):

