@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 from zhllama.errors import DocQAError
 
-DEFAULT_DENSE_WEIGHT = 0.45
+DEFAULT_DENSE_WEIGHT = 0.4
 WEIGHT_GRID = tuple(round(0.05 * i, 2) for i in range(21))
 
 Ranking = list[tuple[str, float]]
