@@ -30,20 +30,20 @@ on average rather than the single best point; the second halves were scored once
 chosen setting (docs/docqa.md). A chunk is short and evenly sized, so its length says little (low
 ``B``); rare terms, the ones that tell the answer's passage from the rest, count for more (the
 power).
-The two term-kind weights came later (issue #18, third round), again from the first halves only,
-the other halves scored once: the first-half misses ranked 3-8 were mostly
-questions whose distinctive word was a Latin or digit run (「Koppen」, 1534年), which is one term
-where a Chinese word of n characters is 2n - 1 of them, or whose rare *pair* spanned a word
-boundary at a function character (鲜的 of 朝鲜的, 在邮) and matched the wrong passage. On a grid of
-both weights (word 1-3, function pair 0.4-0.75) the area around word 2, function pair 0.6 scored
-best on both sets (DRCD first-half R@5 misses 7 -> 5, MRR@10 0.966 -> 0.971; CMRC MRR@10 0.988 ->
-0.989, R@5 unchanged), and its neighbours (word 1.5-3, pair 0.5-0.7) almost as well. Also tried
-there: a bonus for the question's trigrams found in the passage (proximity) and a factor for the
-share of the question's weight a passage covers, which both lowered DRCD's first-half R@5; a
-higher weight inside 《》/「」 quotes, mixed; pairs across jieba's word boundaries in the question
-instead of the function characters, better on DRCD's lowest ranks but lower on CMRC's MRR@10 (and
-loading jieba's dictionary at query time); pairs with a low PMI of their characters, less stable
-across its threshold and needing collection frequencies the index does not keep.
+The two term-kind weights came later (issue #18, third round), again from the first halves only, the
+other halves scored once: the first-half misses ranked 3-8 were mostly questions whose distinctive
+word was a Latin or digit run (「Koppen」, 1534年), which is one term where a Chinese word of n
+characters is 2n - 1 of them, or whose rare *pair* spanned a word boundary at a function character
+(鲜的 of 朝鲜的, 在邮) and matched the wrong passage. On grids of each weight alone (word 1.5-4, function
+pair 0.25-0.75) and of both together, the area around word 2, function pair 0.6 scored best on both
+sets (DRCD first-half R@5 misses 7 -> 5, MRR@10 0.966 -> 0.971; CMRC MRR@10 0.988 -> 0.989, R@5
+unchanged), and its neighbours (word 1.5-3, pair 0.5-0.7) almost as well. Also tried there: a bonus
+for the question's trigrams found in the passage (proximity) and a factor for the share of the
+question's weight a passage covers, which both lowered DRCD's first-half R@5; a higher weight inside
+《》/「」 quotes, mixed; pairs across jieba's word boundaries in the question instead of the function
+characters, better on DRCD's lowest ranks but lower on CMRC's MRR@10 (and loading jieba's dictionary
+at query time); pairs with a low PMI of their characters, less stable across its threshold and
+needing collection frequencies the index does not keep.
 Segments are written once; an update adds a segment and new ``live`` masks, and a manifest names
 the files of one state, so readers never see half an update. Query cost grows with the
 postings of the query's terms, and the segments are memory-mapped: a large index is not loaded.
