@@ -114,13 +114,21 @@ def _code_points(normalised: str) -> tuple[np.ndarray, np.ndarray]:
     return points, cjk
 
 
+def _pair_terms(points: np.ndarray, cjk: np.ndarray, touching: np.ndarray | None = None) -> np.ndarray:
+    """The terms of the pairs of adjacent CJK characters, only those with a ``touching`` character
+    on either side when given."""
+    pairs = cjk[:-1] & cjk[1:]
+    if touching is not None:
+        pairs &= touching[:-1] | touching[1:]
+    return PAIR | (points[:-1][pairs] << 21) | points[1:][pairs]
+
+
 def bigram_terms(text: str) -> np.ndarray:
     """The terms of ``text`` under the ``bigram`` analyser (int64, with repeats, in text order
     within each kind)."""
     normalised = normalise(text)
     points, cjk = _code_points(normalised)
-    pairs = cjk[:-1] & cjk[1:]
-    parts = [points[cjk], PAIR | (points[:-1][pairs] << 21) | points[1:][pairs]]
+    parts = [points[cjk], _pair_terms(points, cjk)]
     words = _WORD.findall(normalised)
     if words:
         parts.append(np.array([_word_code(word) for word in words], dtype=np.int64))
@@ -130,11 +138,8 @@ def bigram_terms(text: str) -> np.ndarray:
 def function_pair_terms(text: str) -> np.ndarray:
     """The ``bigram`` pair terms of ``text`` with a function character (``FUNCTION_CHARACTERS``) on
     either side (鲜的, 在邮); characters alone and Latin or digit runs are never among them."""
-    normalised = normalise(text)
-    points, cjk = _code_points(normalised)
-    function = np.isin(points, _FUNCTION_POINTS)
-    pairs = cjk[:-1] & cjk[1:] & (function[:-1] | function[1:])
-    return PAIR | (points[:-1][pairs] << 21) | points[1:][pairs]
+    points, cjk = _code_points(normalise(text))
+    return _pair_terms(points, cjk, np.isin(points, _FUNCTION_POINTS))
 
 
 def question_word_terms(text: str) -> np.ndarray:
@@ -144,8 +149,7 @@ def question_word_terms(text: str) -> np.ndarray:
     normalised = normalise(text)
     points, cjk = _code_points(normalised)
     inside = inside_question_words(normalised)
-    pairs = cjk[:-1] & cjk[1:] & (inside[:-1] | inside[1:])
-    return np.concatenate([points[cjk & inside], PAIR | (points[:-1][pairs] << 21) | points[1:][pairs]])
+    return np.concatenate([points[cjk & inside], _pair_terms(points, cjk, inside)])
 
 
 @cache
