@@ -177,7 +177,11 @@ def read_file(path: str | os.PathLike, max_bytes: int = MAX_FILE_BYTES) -> bytes
             raise UnreadableFileError("not a regular file (a FIFO, device or socket)")
         if info.st_size > max_bytes:
             raise UnreadableFileError(f"larger than the {max_bytes / 1024 / 1024:.0f} MB limit")
-        data = file.read(max_bytes + 1)
+        # a read of the size it has (a read of ``max_bytes`` would allocate that much first), then
+        # of the rest of the limit should it have grown since
+        data = file.read(info.st_size + 1)
+        if len(data) > info.st_size:
+            data += file.read(max_bytes + 1 - len(data))
     if len(data) > max_bytes:
         raise UnreadableFileError(f"larger than the {max_bytes / 1024 / 1024:.0f} MB limit")
     return data
