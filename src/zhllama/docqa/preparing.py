@@ -8,10 +8,20 @@ must be removed again). The chunks' BM25 terms go to a ``SegmentWriter`` as they
 worker process: the store's writes (Chroma holds the interpreter lock while it writes) then run
 on one core while the files are read, cut, embedded and indexed on the other. The two processes
 take the files in order from one shared counter: whenever nothing from the worker is ready (while
-it starts, 0.3 s, and whenever the writes have caught up) this process prepares the next file
-itself if it is small (``HELP_BYTES``). Each file's messages come in order, files in about the
-order given. The worker's path also yields ``Idle`` whenever nothing more is ready yet, so that the
-store writes what it holds instead of waiting for a full batch.
+it starts, and whenever the writes have caught up) this process prepares the next file itself if
+it is small (``HELP_BYTES``). Each file's messages come in order, files in about the order given.
+The worker's path also yields ``Idle`` whenever nothing more is ready yet, so that the store writes
+what it holds instead of waiting for a full batch.
+
+How the worker starts (``_start_method``): on Linux, with the placeholder encoder, it is forked, and
+is ready at once with the tokenizer this process loaded; a spawned worker (any other platform or
+encoder) costs about 0.2 s of CPU and time before its first file (a fresh interpreter, numpy, the
+tokenizer), which is all an ingest of a few hundred paragraphs takes. Forking a process that runs
+Chroma's threads is safe here because the child never calls Chroma, holds no lock of them, and ends
+with ``os._exit`` (multiprocessing's), so nothing of Chroma's is ever finalised there; it runs only
+Python, numpy and SentencePiece. A semantic encoder may run torch or OpenMP, whose thread pools do
+not survive a fork, so its worker is spawned. Either worker dies with this process (Linux's
+``PR_SET_PDEATHSIG``) rather than prepare on for an ingest that is gone.
 """
 
 from __future__ import annotations
@@ -23,12 +33,15 @@ import itertools
 import multiprocessing
 import os
 import queue
+import signal
+import sys
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from zhllama.docqa.dense import Encoder, load_encoder
+from zhllama.docqa.dense import Encoder, HashedBigramEncoder, load_encoder
 from zhllama.docqa.documents import Document, UnreadableFileError, load_document, read_file
 from zhllama.docqa.lexical import Segment, SegmentWriter
 from zhllama.docqa.normalisation import NORMALISATION_VERSION
@@ -36,9 +49,11 @@ from zhllama.docqa.splitting import Chunk, SplitSettings, TokenCounter, iter_chu
 from zhllama.errors import DocQAError
 
 WORKER_BYTES = 1024 * 1024
-"""An ingest with more bytes to read than this prepares them in a worker process (starting one
-costs about 0.3 s of CPU, what preparing a few hundred KB of text takes)."""
-HANDOFF_CHUNKS = 256
+"""An ingest with more bytes to read than this prepares them in a spawned worker process (starting
+one costs about 0.2 s of CPU, what preparing a few hundred KB of text takes)."""
+FORKED_WORKER_BYTES = 64 * 1024
+"""The same for a forked worker (see ``_start_method``), which costs a few milliseconds to start."""
+HANDOFF_CHUNKS = 64
 """A worker hands its messages over in lists of about this many chunks."""
 FILE_BATCH_CHUNKS = 512
 """A file's chunks are handed on in batches of at most this many (a large file's in several)."""
@@ -244,12 +259,34 @@ def _claim(following: Any, paths: list[str] | list[Path], at_most: int | None = 
         return number
 
 
-def _work(job: _Job, paths: list[str], following: Any, results: Any) -> None:
+def _die_with_parent(parent: int) -> None:
+    """End this worker when the ingest's process ends (killed, or interrupted mid-write), on Linux;
+    elsewhere the worker ends when the hand-offs it waits to put are never taken."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # it ended before the line above
+        os._exit(1)
+
+
+def _work(
+    job: _Job,
+    paths: list[str],
+    following: Any,
+    results: Any,
+    parent: int,
+    tools: tuple[TokenCounter, Encoder] | None = None,
+) -> None:
     """A worker process: prepare the files it claims from ``following`` and put their messages, in
-    lists of about ``HANDOFF_CHUNKS`` chunks (not one hand-off per file), then the segment names."""
+    lists of about ``HANDOFF_CHUNKS`` chunks (not one hand-off per file), then the segment names.
+    ``tools`` are the token counter and encoder of the process that forked this one; a spawned
+    worker loads its own from ``job``."""
     try:
-        count_tokens, _ = token_counter(job.tokenizer)
-        encoder = load_encoder(job.encoder)
+        _die_with_parent(parent)
+        count_tokens, encoder = tools or (token_counter(job.tokenizer)[0], load_encoder(job.encoder))
         segments = SegmentWriter(folder=Path(job.staging))
         gc.freeze()  # this process ends with the ingest: what it loaded is never garbage (settled_heap)
         outgoing: list[Message] = []
@@ -310,6 +347,12 @@ class Preparer:
         self._writer = SegmentWriter(folder=staging)
         self._worker_segments: list[str] = []
 
+    def _start_method(self) -> str:
+        """``fork`` on Linux when the worker runs only numpy and SentencePiece (the placeholder
+        encoder), else ``spawn`` (see the module docstring)."""
+        placeholder = isinstance(self.encoder, HashedBigramEncoder)
+        return "fork" if sys.platform == "linux" and placeholder else "spawn"
+
     def _worker_job(self, paths: list[Path]) -> _Job | None:
         """The job for a worker when these files are worth one and the counter can be rebuilt there."""
         tokenizer = getattr(self.count_tokens, "path", None)
@@ -319,7 +362,7 @@ class Preparer:
         for path in paths:
             with contextlib.suppress(OSError):
                 size += path.stat().st_size
-        if size < WORKER_BYTES:
+        if size < (FORKED_WORKER_BYTES if self._start_method() == "fork" else WORKER_BYTES):
             return None
         return _Job(
             self.settings, tokenizer, self.encoder.name, str(self.staging), self.max_bytes, self.batch
@@ -336,13 +379,19 @@ class Preparer:
             for path in paths:
                 yield from self._prepare(path)
             return
-        context = multiprocessing.get_context("spawn")
+        method = self._start_method()
+        context = multiprocessing.get_context(method)
         following = context.Value("q", 0)  # the number of the next file to prepare, in either process
-        results = context.Queue(maxsize=4)  # bounded: the worker waits while the store catches up
+        results = context.Queue(maxsize=16)  # bounded: the worker waits while the store catches up
+        tools = (self.count_tokens, self.encoder) if method == "fork" else None
         worker = context.Process(
-            target=_work, args=(job, [str(p) for p in paths], following, results), daemon=True
+            target=_work,
+            args=(job, [str(p) for p in paths], following, results, os.getpid(), tools),
+            daemon=True,
         )
-        worker.start()
+        with warnings.catch_warnings():  # Python 3.12+ warns of forking with threads: see the docstring
+            warnings.filterwarnings("ignore", r".*use of fork\(\) may lead to deadlocks", DeprecationWarning)
+            worker.start()
         try:
             while True:
                 try:
