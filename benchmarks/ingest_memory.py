@@ -1,10 +1,11 @@
 """Peak resident memory of ``zhllama qa ingest`` on one large text file (docs/reliability.md has the table).
 
 The file is the shared corpus's lines repeated to ``--mb`` megabytes (UTF-8). Each row runs the real
-command in a fresh process and samples the resident memory of its whole process tree (the command and
-its preparing worker) every 20 ms. Rows: a one-line file (what importing and starting costs), the large
-file as shipped, and the large file with the worker off (``ZHLLAMA_DOCQA_WORKER=0``: one process).
-The bound the issue set is 10x the file's size.
+command in a fresh process and samples the memory of its whole process tree (the command and its
+preparing worker) every 20 ms: the sum of their proportional set sizes (a forked worker shares its
+parent's pages, which count once) and the largest resident size of one process. Rows: a one-line
+file (what importing and starting costs), the large file as shipped, and the large file with the
+worker off (``ZHLLAMA_DOCQA_WORKER=0``: one process). The bound the issue set is 10x the file's size.
 
     .venv/bin/python benchmarks/ingest_memory.py [--mb 50] [--assets ../shared/assets]
 """
@@ -67,7 +68,7 @@ def main() -> None:
             (f"{size:.0f} MiB, one process", root / "large", False),
         ]
         print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start\n")
-        print("| file | peak RSS, all processes | largest process | x file size | time | result |")
+        print("| file | peak PSS, all processes | largest process (RSS) | x file size | time | result |")
         print("|---|---|---|---|---|---|")
         for number, (name, folder, worker) in enumerate(rows):
             peak, largest, seconds, result = ingest(folder, root / f"db{number}", worker)

@@ -1,7 +1,10 @@
 """Resident memory of a process and of its whole tree (children, e.g. an ingest's worker), from /proc.
 
 ``PeakMemory(pid)`` samples in a thread while a block runs: ``peak`` is the largest sum over the tree
-seen, ``per_process`` the largest each process reached. Linux only (benchmarks run there).
+seen, ``per_process`` the largest resident size each process reached. The sum is of proportional
+set sizes (PSS: a page shared by n processes counts 1/n in each), so that a forked worker's pages
+shared with its parent count once, as they take memory once; a sum of resident sizes would count
+them twice. Linux only (benchmarks run there).
 """
 
 from __future__ import annotations
@@ -19,6 +22,18 @@ def rss_mib(pid: int, field: str = "VmRSS") -> float:
         return 0.0
     for line in lines:
         if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def pss_mib(pid: int) -> float:
+    """The proportional set size of ``pid`` (/proc/PID/smaps_rollup) in MiB; 0 once the process is gone."""
+    try:
+        lines = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+    except OSError:
+        return 0.0
+    for line in lines:
+        if line.startswith("Pss:"):
             return int(line.split()[1]) / 1024
     return 0.0
 
@@ -41,7 +56,7 @@ def process_tree(pid: int) -> list[int]:
 
 
 class PeakMemory:
-    """Samples the RSS of ``pid``'s process tree every ``interval`` s while the block runs."""
+    """Samples the memory of ``pid``'s process tree every ``interval`` s while the block runs."""
 
     def __init__(self, pid: int, interval: float = 0.02) -> None:
         self.pid, self.interval = pid, interval
@@ -50,10 +65,10 @@ class PeakMemory:
         self._stop = threading.Event()
 
     def sample(self) -> None:
-        sizes = {pid: rss_mib(pid) for pid in process_tree(self.pid)}
-        for pid, size in sizes.items():
-            self.per_process[pid] = max(self.per_process.get(pid, 0.0), size)
-        self.peak = max(self.peak, sum(sizes.values()))
+        tree = process_tree(self.pid)
+        for pid in tree:
+            self.per_process[pid] = max(self.per_process.get(pid, 0.0), rss_mib(pid))
+        self.peak = max(self.peak, sum(pss_mib(pid) for pid in tree))
 
     def __enter__(self) -> PeakMemory:
         def run() -> None:
