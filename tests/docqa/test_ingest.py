@@ -384,3 +384,16 @@ def test_an_ingest_leaves_what_the_process_held_out_of_collections_and_gives_it_
         assert gc.get_freeze_count() == held
     finally:
         gc.unfreeze()
+
+
+def test_a_hand_off_still_in_the_pipe_counts_as_on_the_way_not_as_an_idle_worker():
+    import multiprocessing
+
+    from zhllama.docqa.preparing import _on_the_way
+
+    results = multiprocessing.get_context("fork").Queue(maxsize=4)
+    assert not _on_the_way(results)
+    results.put(["一段文字。" * 100_000])  # larger than the pipe: its queue's thread writes it in parts
+    assert _on_the_way(results)  # put, whether or not the pipe holds all of it yet
+    assert results.get(timeout=30)
+    assert not _on_the_way(results)

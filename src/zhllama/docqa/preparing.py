@@ -55,6 +55,12 @@ FORKED_WORKER_BYTES = 64 * 1024
 """The same for a forked worker (see ``_start_method``), which costs a few milliseconds to start."""
 HANDOFF_CHUNKS = 64
 """A worker hands its messages over in lists of about this many chunks."""
+AHEAD_CHUNKS = 8192
+"""How far (in chunks, about) a worker may run ahead of the store's writes before it waits: more
+than Chroma's largest write (5,461), so that when the writes are what holds an ingest back, each
+finds a whole write ready. With room for only 1,024, a writer that had just written found a few
+hundred chunks, and wrote them (``Idle``) rather than wait: writes into a store of 900k chunks
+averaged 1,766 chunks instead of 4,500, and each write pays Chroma's save of its vector index."""
 FILE_BATCH_CHUNKS = 512
 """A file's chunks are handed on in batches of at most this many (a large file's in several)."""
 HELP_BYTES = 64 * 1024
@@ -307,6 +313,18 @@ def _work(
         results.put(("error", f"{type(exc).__name__}: {exc}"))
 
 
+def _on_the_way(results: Any) -> bool:
+    """Whether the worker has put hand-offs that have not all come out yet. An empty pipe does not
+    mean an idle worker: its queue's thread writes a hand-off into the pipe (64 KiB, about one
+    hand-off) only as the last one is read, so a writer that asked only the pipe found it empty
+    after nearly every hand-off, and wrote a part of a write (``Idle``) where a whole one was ready.
+    ``qsize`` counts what was put; it is not there on macOS, which asks only the pipe."""
+    try:
+        return results.qsize() > 0
+    except NotImplementedError:
+        return False
+
+
 def _next_from(worker: Any, results: Any) -> Any:
     """The worker's next hand-off; a clear error, not a wait for ever, if the worker died without
     one (killed by the system for memory, or by a signal)."""
@@ -382,7 +400,7 @@ class Preparer:
         method = self._start_method()
         context = multiprocessing.get_context(method)
         following = context.Value("q", 0)  # the number of the next file to prepare, in either process
-        results = context.Queue(maxsize=16)  # bounded: the worker waits while the store catches up
+        results = context.Queue(maxsize=AHEAD_CHUNKS // HANDOFF_CHUNKS)  # the worker waits when it is ahead
         tools = (self.count_tokens, self.encoder) if method == "fork" else None
         worker = context.Process(
             target=_work,
@@ -395,7 +413,7 @@ class Preparer:
         try:
             while True:
                 try:
-                    message = results.get_nowait()
+                    message = _next_from(worker, results) if _on_the_way(results) else results.get_nowait()
                 except queue.Empty:
                     yield Idle()
                     if results.empty() and (number := _claim(following, paths, HELP_BYTES)) is not None:
