@@ -266,8 +266,8 @@ def _claim(following: Any, paths: list[str] | list[Path], at_most: int | None = 
 
 
 def _die_with_parent(parent: int) -> None:
-    """End this worker when the ingest's process ends (killed, or interrupted mid-write), on Linux;
-    elsewhere the worker ends when the hand-offs it waits to put are never taken."""
+    """End this worker when the ingest's process ends (killed, or interrupted mid-write), on Linux.
+    Elsewhere a worker whose ingest was killed is left waiting to hand over what it prepared."""
     if sys.platform != "linux":
         return
     import ctypes
@@ -416,7 +416,8 @@ class Preparer:
                     message = _next_from(worker, results) if _on_the_way(results) else results.get_nowait()
                 except queue.Empty:
                     yield Idle()
-                    if results.empty() and (number := _claim(following, paths, HELP_BYTES)) is not None:
+                    idle = results.empty() and not _on_the_way(results)
+                    if idle and (number := _claim(following, paths, HELP_BYTES)) is not None:
                         yield from self._prepare(paths[number])
                         continue
                     message = _next_from(worker, results)
