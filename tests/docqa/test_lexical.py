@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from zhllama.docqa import lexical
-from zhllama.docqa.lexical import LexicalIndex, bigram_terms, build_segments
+from zhllama.docqa.lexical import LexicalIndex, SegmentWriter, bigram_terms, build_segments
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +115,23 @@ def test_merged_tiers_score_exactly_as_one_index_and_keep_few_segments(corpus, t
     _same_results(
         LexicalIndex.load(tmp_path, index.generation), LexicalIndex.build(kept, [corpus[i] for i in kept])
     )
+
+
+def test_a_merging_segment_writer_keeps_few_segments_scores_the_same_and_leaves_no_merged_files(
+    corpus, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(lexical, "SEGMENT_POSTINGS", 300)
+    monkeypatch.setattr(lexical, "MERGE_FANOUT", 3)
+    ids = list(corpus)
+    plain = SegmentWriter(folder=tmp_path / "plain")
+    merging = SegmentWriter(folder=tmp_path / "merging", merge=True)
+    for chunk_id in ids:
+        plain.add(chunk_id, corpus[chunk_id])
+        merging.add(chunk_id, corpus[chunk_id])
+    plain_segments, merged_segments = plain.finish(), merging.finish()
+    assert len(merged_segments) < len(plain_segments) / 2
+    assert sorted(p.name for p in (tmp_path / "merging").iterdir()) == sorted(s.name for s in merged_segments)
+    _same_results(LexicalIndex(merged_segments), LexicalIndex(plain_segments))
 
 
 def test_pruned_top_k_equals_the_top_of_every_score(cmrc, monkeypatch):

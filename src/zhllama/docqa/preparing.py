@@ -293,7 +293,7 @@ def _work(
     try:
         _die_with_parent(parent)
         count_tokens, encoder = tools or (token_counter(job.tokenizer)[0], load_encoder(job.encoder))
-        segments = SegmentWriter(folder=Path(job.staging))
+        segments = SegmentWriter(folder=Path(job.staging), merge=True)  # it waits on the writes
         gc.freeze()  # this process ends with the ingest: what it loaded is never garbage (settled_heap)
         outgoing: list[Message] = []
         chunks = 0
