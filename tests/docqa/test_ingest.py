@@ -2,6 +2,7 @@
 
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -255,14 +256,20 @@ def test_a_worker_ends_when_the_ingest_process_is_killed(tmp_path, tokenizer_dir
         stdout=subprocess.PIPE,
         text=True,
     )
-    worker = int(parent.stdout.readline())
-    assert _alive(worker)
-    parent.kill()
-    parent.wait()
-    deadline = time.monotonic() + 30
-    while _alive(worker) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not _alive(worker), "the worker outlived the ingest"
+    try:
+        assert select.select([parent.stdout], [], [], 120)[0], "the worker did not start"
+        worker = int(parent.stdout.readline())
+        assert _alive(worker)
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 30
+        while _alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(worker), "the worker outlived the ingest"
+    finally:
+        parent.kill()
+        if "worker" in locals() and _alive(worker):
+            os.kill(worker, signal.SIGKILL)
 
 
 def test_progress_counts_every_file_found_and_reaches_every_byte_and_chunk(
