@@ -10,8 +10,8 @@ on one core while the files are read, cut, embedded and indexed on the other. Th
 take the files in order from one shared counter: whenever nothing from the worker is ready (while
 it starts, and whenever the writes have caught up) this process prepares the next file itself if
 it is small (``HELP_BYTES``). Each file's messages come in order, files in about the order given.
-The worker's path also yields ``Idle`` whenever nothing more is ready yet, so that the store writes
-what it holds instead of waiting for a full batch.
+The worker's path also yields ``Idle`` whenever nothing more is ready or on its way (``_on_the_way``),
+so that the store writes what it holds instead of waiting for a full batch.
 
 How the worker starts (``_start_method``): on Linux, with the placeholder encoder, it is forked, and
 is ready at once with the tokenizer this process loaded; a spawned worker (any other platform or
