@@ -5,11 +5,16 @@ short, and a query does not count a collection whose generation it already knows
 import json
 import shutil
 
+import chromadb
 import numpy as np
+import pytest
 
+from zhllama.docqa import store as store_module
+from zhllama.docqa.dense import HashedBigramEncoder
 from zhllama.docqa.ingest import ingest
 from zhllama.docqa.retrieval import Retriever
-from zhllama.docqa.store import RECORD_KEY, SOURCE_KEY, TEXT_KEY, Store
+from zhllama.docqa.store import RECORD_KEY, SOURCE_KEY, TEXT_KEY, Store, StoreNotFoundError
+from zhllama.errors import DocQAError
 
 
 def test_chunk_text_is_kept_in_the_metadata_not_in_chromas_documents(
@@ -98,12 +103,10 @@ def test_a_store_written_with_every_metadata_key_apart_reads_the_same(
     assert report.summary()["unchanged"] == 3, "the catalogue rebuilt from the older layout"
 
 
-def test_an_ingest_writes_more_at_a_time_into_a_larger_collection(tmp_path):
+def test_an_ingest_writes_a_thousand_chunks_at_a_time(tmp_path):
     store = Store(db=tmp_path / "db")
     assert store.largest_write == store.client.get_max_batch_size() > 5000
-    assert store.write_size(0) == store.write_size(100_000) == 1000
-    assert store.write_size(400_000) == 2000
-    assert store.write_size(10_000_000) == store.largest_write
+    assert store.write_size == 1000
 
 
 def test_writes_save_the_vector_index_often_so_that_small_writes_stay_cheap(tmp_path):
@@ -173,3 +176,141 @@ def test_a_chunk_whose_stored_record_is_garbled_is_a_damaged_store_not_a_traceba
         store.get(["c1"])
     with pytest.raises(StoreDamagedError):
         list(store.records())
+
+
+@pytest.mark.parametrize(
+    "name", ["c0", "-notes", "notes-", "a..b", "127.0.0.1", "笔记本", "my notes", "x" * 513]
+)
+def test_a_collection_name_chroma_refuses_is_refused_first_with_what_it_takes(tmp_path, name):
+    """Chroma's own refusal would reach the user as a damaged store."""
+    with pytest.raises(Exception, match="name"):
+        chromadb.PersistentClient(path=str(tmp_path / "raw")).get_or_create_collection(name)
+    with pytest.raises(DocQAError, match="cannot name a collection: use 3-500 letters"):
+        Store(db=tmp_path / "db", collection=name)
+
+
+def test_a_name_of_a_stores_part_or_too_long_for_its_parts_is_refused(tmp_path):
+    for name in ("docqa--part-2", "x" * 501):
+        with pytest.raises(DocQAError, match="cannot name a collection"):
+            Store(db=tmp_path / "db", collection=name)
+
+
+@pytest.mark.parametrize("name", ["abc", "my-notes", "v1.2_docs", "x" * 500])
+def test_every_collection_name_chroma_takes_is_taken(tmp_path, name):
+    store = Store(db=tmp_path / "db", collection=name)
+    assert store.collection.name == name
+
+
+@pytest.fixture
+def small_parts(monkeypatch):
+    """Parts of 25 chunks, so that a few CMRC paragraphs fill several."""
+    monkeypatch.setattr(store_module, "PART_CHUNKS", 25)
+    return 25
+
+
+def _ids_by_part(store: Store) -> list[list[str]]:
+    return [part.get(include=[])["ids"] for part in store.parts]
+
+
+def test_a_full_part_sends_new_chunks_to_a_new_one_and_every_read_sees_them_all(
+    tmp_path, small_parts, write_corpus, cmrc, count_tokens, settings
+):
+    docs = tmp_path / "docs"
+    write_corpus(docs, 12, cmrc)
+    store = Store(db=tmp_path / "db")
+    report = ingest([docs], store, count_tokens, settings)
+    by_part = _ids_by_part(store)
+    assert len(by_part) >= 3 and all(len(ids) <= small_parts for ids in by_part)
+    assert all(len(ids) == small_parts for ids in by_part[:-1]), "a part is filled before the next"
+    assert [part.name for part in store.parts[1:3]] == ["docqa--part-2", "docqa--part-3"]
+    every = [i for ids in by_part for i in ids]
+    assert len(every) == len(set(every)) == report.chunks_written == store.count()
+
+    reader = Store(db=tmp_path / "db", create=False)
+    assert [i for i, _, _ in reader.records(include=())] == every
+    last_chunk = by_part[-1][-1]
+    ((text, _),) = reader.get([last_chunk]).values()
+    hit = Retriever(reader).retrieve(text, k=1)[0]
+    assert hit.chunk_id == last_chunk and hit.citation
+
+    with pytest.raises(StoreNotFoundError, match=r"pick one of docqa with"):
+        Store(db=tmp_path / "db", collection="elsewhere", create=False)
+
+
+def test_a_changed_file_is_rewritten_in_its_part_and_a_removed_one_leaves_every_part(
+    tmp_path, small_parts, write_corpus, cmrc, count_tokens, settings
+):
+    docs = tmp_path / "docs"
+    paths = write_corpus(docs, 12, cmrc)
+    store = Store(db=tmp_path / "db")
+    ingest([docs], store, count_tokens, settings)
+    before = _ids_by_part(store)
+    first_file = str(paths[0])
+    its_ids = [i for i, _, meta in store.records() if meta["source"] == first_file]
+    store.delete(its_ids[-1:])  # as a killed ingest leaves a file: read again, the same ids
+    report = ingest([docs], store, count_tokens, settings)
+    assert report.summary()["updated"] == 1
+    after = _ids_by_part(store)
+    assert after[0] == [i for i in before[0] if i != its_ids[-1]], "the rest written again where they were"
+    assert after[1:-1] == before[1:-1] and after[-1] == [*before[-1], its_ids[-1]]
+
+    paths[1].unlink()
+    paths[-1].unlink()
+    report = ingest([docs], store, count_tokens, settings)
+    assert report.summary()["deleted"] == 2
+    left = {i for ids in _ids_by_part(store) for i in ids}
+    assert {meta["source"] for _, _, meta in store.records()} == {str(p) for p in paths if p.exists()}
+    assert len(left) == store.count() and first_file in {m["source"] for _, _, m in store.records()}
+
+
+def test_an_upsert_without_a_hint_finds_chunks_in_earlier_parts(tmp_path, small_parts):
+    store = Store(db=tmp_path / "db")
+    encoder = HashedBigramEncoder()
+    texts = [f"第{n}段文字，长城很长。" for n in range(60)]
+    ids = [f"chunk-{n:03d}" for n in range(60)]
+    metas = [{"source": f"/d/{n}.txt", "chunk": 0} for n in range(60)]
+    store.upsert(ids, texts, metas, encoder.encode_passages(texts))
+    assert [len(p) for p in _ids_by_part(store)] == [25, 25, 10]
+    store.upsert(ids[:30], [t + "改" for t in texts[:30]], metas[:30], encoder.encode_passages(texts[:30]))
+    assert [len(p) for p in _ids_by_part(store)] == [25, 25, 10], "written again where they were"
+    assert store.get(["chunk-026"])["chunk-026"][0] == texts[26] + "改"
+    store.delete(ids[20:40])
+    assert [len(p) for p in _ids_by_part(store)] == [20, 10, 10]
+
+
+def test_vector_search_takes_the_best_of_every_part(
+    tmp_path, small_parts, write_corpus, cmrc, count_tokens, settings
+):
+    docs = tmp_path / "docs"
+    write_corpus(docs, 8, cmrc)
+    store = Store(db=tmp_path / "db")
+    ingest([docs], store, count_tokens, settings)
+    assert len(store.parts) > 1
+    ids, vectors = [], []
+    for part in store.parts:
+        got = part.get(include=["embeddings"])
+        ids += got["ids"]
+        vectors += list(got["embeddings"])
+    matrix = np.asarray(vectors)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    query = HashedBigramEncoder().encode_queries([cmrc[3]["context"][:20]])[0]
+    exact = matrix @ (query / np.linalg.norm(query))
+    best = [ids[n] for n in np.argsort(-exact)[:6]]
+    found = store.query_vectors(query, 6)
+    assert [i for i, _ in found] == best
+    assert [s for _, s in found] == pytest.approx(sorted(exact, reverse=True)[:6], abs=1e-5)
+
+
+def test_an_emptied_store_made_again_for_another_encoder_drops_its_parts(tmp_path, small_parts):
+    store = Store(db=tmp_path / "db")
+    encoder = HashedBigramEncoder()
+    store.claim_embedding(encoder.name, semantic=False)
+    texts = [f"第{n}段。" for n in range(30)]
+    store.upsert(
+        [f"c{n:02d}" for n in range(30)], texts, [{"source": "/d.txt"}] * 30, encoder.encode_passages(texts)
+    )
+    assert len(store.parts) == 2
+    store.delete([f"c{n:02d}" for n in range(30)])
+    store.claim_embedding("st:/models/e5", semantic=True)
+    assert len(store.parts) == 1 and store.count() == 0
+    assert [c.name for c in store.client.list_collections()] == ["docqa"]

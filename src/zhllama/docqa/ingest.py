@@ -136,8 +136,7 @@ def ingest(
     paths before it opens a store); ``follow_symlinks`` and ``max_bytes`` are ``discover``'s.
     ``on_file(path, report)`` is told each file's outcome as it happens, ``on_progress`` the
     ``IngestProgress`` after every file and every batch of chunks. Chunks are written
-    ``batch_chunks`` at a time, by default as many as suit the collection's size as it grows
-    (``Store.write_size``).
+    ``batch_chunks`` at a time, by default ``Store.write_size``.
     """
     started = time.perf_counter()
     encoder = encoder or HashedBigramEncoder()
@@ -149,10 +148,7 @@ def ingest(
         previous = store.generation
         store.claim_embedding(encoder.name, encoder.semantic)
         stored = catalogue(store)  # kept equal to what the collection holds, file by file
-        held = sum(len(file.ids) for file in stored.values())  # what the collection holds
-
-        def write_size() -> int:
-            return batch_chunks or store.write_size(held + report.chunks_written)
+        write_size = batch_chunks or store.write_size
 
         fresh: dict[str, StoredFile] = {}  # chunks written (or waiting) of files not finished yet
         dirty = False
@@ -222,7 +218,9 @@ def ingest(
             (one delete for all of them) and they are reported."""
             if writes.ids:
                 mark_dirty()
-                store.upsert(writes.ids, writes.texts, writes.metadatas, writes.vectors())
+                sources = {meta["source"] for meta in writes.metadatas}
+                known = set().union(*(stored[s].ids for s in sources if s in stored))  # may be rewritten
+                store.upsert(writes.ids, writes.texts, writes.metadatas, writes.vectors(), stored=known)
                 report.chunks_written += len(writes.ids)
             reached = writes.reached
             writes.clear()
@@ -242,7 +240,7 @@ def ingest(
                 for chunk_id, meta in zip(message.ids, message.metadatas, strict=True):
                     receiving.add(chunk_id, meta)
             elif isinstance(message, Idle):  # write what is ready rather than wait for a full batch
-                if len(writes.ids) >= write_size() // 4:
+                if len(writes.ids) >= write_size // 4:
                     flush()
                 continue
             elif isinstance(message, Failed):
@@ -250,7 +248,7 @@ def ingest(
                 skip(message.path, message.reason)
             else:
                 finished.append(message.path)
-            if len(writes.ids) >= write_size() or (pause and not isinstance(message, Chunks)):
+            if len(writes.ids) >= write_size or (pause and not isinstance(message, Chunks)):
                 flush()
             if pause and not isinstance(message, Chunks):
                 time.sleep(pause)

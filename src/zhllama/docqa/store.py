@@ -1,4 +1,5 @@
-"""The chunk store: one Chroma collection (embedded ``PersistentClient`` or a ``chroma run`` server).
+"""The chunk store: Chroma collections (embedded ``PersistentClient`` or a ``chroma run`` server):
+the named one, then parts of it once it is full (``PART_CHUNKS``).
 
 Chroma is the single source of truth: chunk text and citation metadata (both in the metadata, see
 ``RECORD_KEY``) and vectors live there and nowhere else. The BM25 index is *derived* from the chunks'
@@ -23,12 +24,14 @@ with ``embedding_function=None`` and every write and query passes vectors explic
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import os
+import re
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
@@ -40,10 +43,22 @@ from zhllama.docqa.lexical import LexicalIndex, Segment, build_segments
 from zhllama.errors import DocQAError
 
 DEFAULT_COLLECTION = "docqa"
+_COLLECTION_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9._-]{1,498}[a-zA-Z0-9]")
 SCHEMA = "zhllama-docqa-1"
 _META_EMBEDDING = "zhllama_embedding"
 _META_GENERATION = "zhllama_generation"
 _META_SCHEMA = "zhllama_schema"
+_META_PARTS = "zhllama_parts"
+_META_PART_OF = "zhllama_part_of"
+_PART_SUFFIX = "--part-"
+PART_CHUNKS = 100_000
+"""A store's chunks live in Chroma collections of about this many at most: the named collection, then
+``NAME--part-2``, ``NAME--part-3``, ... (the named one records how many, ``_META_PARTS``). A write
+into a Chroma collection costs more per chunk the larger the collection (Chroma saves its whole map
+of ids after every write, 83 MB at a million chunks, and its vector index deepens): 1,000 chunks
+cost 0.30 s into an empty collection and 0.54 s into one of 900k, and stayed at 0.26-0.36 s all the
+way to a million when every 100k went to a new collection of the same database, so a million-chunk
+ingest costs ten times a 100k one. Reading every chunk is paged per part as well (``_READ_ALL_PAGE``)."""
 _PAGE = 1000
 _READ_ALL_PAGE = 10_000
 """``records`` reads this many chunks a call: Chroma answers a ``limit``/``offset`` page in time that
@@ -71,13 +86,11 @@ records, 1,000 by default) and each write re-reads that log, so writes of a few 
 ingest can write as soon as chunks are ready."""
 
 
-_SMALLEST_WRITE = 1000
-_WRITE_SHARE = 200
-"""An ingest writes a 200th of the collection at a time (at least ``_SMALLEST_WRITE`` chunks, at most
-Chroma's largest batch): Chroma saves its whole vector index after each write of 100 records or
-more, and its map of ids alone is 83 MB at a million chunks (0.4 s to save), so writes that grow
-with the collection keep a chunk's cost flat: into a million-chunk store, 1,000 chunks cost 0.56 s
-written 1,000 at a time and 0.21 s written 5,000 at a time."""
+_WRITE_CHUNKS = 1000
+"""An ingest writes 1,000 chunks at a time (or Chroma's largest batch, if smaller): Chroma saves its
+vector index after each write of 100 records or more, a cost that grows with the collection, but a
+part holds at most ``PART_CHUNKS``, and into a 100k part writes of 1,000 cost per chunk what writes
+of 5,000 do (0.32 s per 1,000 both)."""
 
 
 _HNSW_PLACEHOLDER = {"max_neighbors": 4, "ef_construction": 8}
@@ -90,6 +103,12 @@ def _configuration(semantic: bool) -> dict:
     """A new collection's configuration: cosine vectors, saved often, indexed cheaply unless
     ``semantic`` (a collection is made for a semantic encoder until one claims it otherwise)."""
     return {"hnsw": {"space": "cosine", **_HNSW_WRITES, **({} if semantic else _HNSW_PLACEHOLDER)}}
+
+
+def _indexes_semantic_vectors(collection) -> bool:
+    """Whether ``collection``'s vector index was made for a semantic encoder (Chroma's defaults)."""
+    hnsw = (collection.configuration_json or {}).get("hnsw") or {}
+    return hnsw.get("max_neighbors", _DEFAULT_NEIGHBOURS) != _HNSW_PLACEHOLDER["max_neighbors"]
 
 
 def _stored_metadata(text: str, metadata: dict) -> dict:
@@ -153,6 +172,25 @@ class StoreDamagedError(DocQAError):
     """Chroma failed on the store: its files are damaged, or the server failed or is incompatible."""
 
 
+def check_collection_name(name: str) -> None:
+    """Refuse a collection name Chroma would refuse, saying what it takes (Chroma's own error would
+    reach the user as a damaged store)."""
+    if not _COLLECTION_NAME.fullmatch(name) or ".." in name or _is_ip_address(name) or _PART_SUFFIX in name:
+        raise DocQAError(
+            f"{name!r} cannot name a collection: use 3-500 letters, digits, '.', '_' or '-', starting and "
+            f"ending with a letter or digit, without '..' or '{_PART_SUFFIX}' (the store's own parts), and "
+            "not an IP address (e.g. 'docqa' or 'my-notes')"
+        )
+
+
+def _is_ip_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
 class Store:
     """A docqa collection in an embedded Chroma folder (``db``) or on a Chroma server (``chroma_url``)."""
 
@@ -167,6 +205,7 @@ class Store:
             raise DocQAError(
                 "give exactly one of `db` (the folder of an embedded store) or `chroma_url` (a Chroma server)"
             )
+        check_collection_name(collection)
         import chromadb
         from chromadb.config import Settings
 
@@ -216,7 +255,10 @@ class Store:
                 metadata={_META_SCHEMA: SCHEMA},
                 configuration=_configuration(semantic=True),
             )
+        self._parts = [self.collection]
+        self._last_part_count: int | None = None  # chunks in the part written to, once counted
         self._lexical: LexicalIndex | None = None
+        self.metadata()  # opens the parts
 
     @contextmanager
     def _chroma(self, doing: str) -> Iterator[None]:
@@ -240,8 +282,56 @@ class Store:
             ) from exc
 
     def _collection_names(self) -> list[str]:
+        """The collections a user can name (not the stores' parts)."""
         with self._chroma("listing its collections"):
-            return sorted(getattr(c, "name", c) for c in self.client.list_collections())
+            names = (getattr(c, "name", c) for c in self.client.list_collections())
+            return sorted(name for name in names if _PART_SUFFIX not in name)
+
+    # --- parts ----------------------------------------------------------------------------------
+    @property
+    def parts(self) -> list:
+        """The Chroma collections holding the store's chunks: the named one first (see ``PART_CHUNKS``)."""
+        return list(self._parts)
+
+    def _part_name(self, number: int) -> str:
+        return self.collection_name if number == 1 else f"{self.collection_name}{_PART_SUFFIX}{number}"
+
+    def _open_parts(self, recorded: int) -> None:
+        with self._chroma("opening its parts"):
+            self._parts = [self.collection] + [
+                self.client.get_collection(self._part_name(number), embedding_function=None)
+                for number in range(2, recorded + 1)
+            ]
+        self._last_part_count = None
+
+    def _part_to_write(self) -> tuple[object, int]:
+        """The part new chunks go to, and the room left in it: the last part, or a new one once it
+        holds ``PART_CHUNKS``."""
+        if self._last_part_count is None:
+            self._last_part_count = self._parts[-1].count()
+        if self._last_part_count >= PART_CHUNKS:
+            number = len(self._parts) + 1
+            part = self.client.get_or_create_collection(
+                self._part_name(number),
+                embedding_function=None,
+                metadata={_META_SCHEMA: SCHEMA, _META_PART_OF: self.collection_name},
+                configuration=_configuration(_indexes_semantic_vectors(self.collection)),
+            )
+            self._set_metadata(**{_META_PARTS: number})  # after the part exists, so readers find it
+            self._parts.append(part)
+            self._last_part_count = part.count()
+        return self._parts[-1], PART_CHUNKS - self._last_part_count
+
+    def _parts_holding(self, ids: list[str]) -> dict[str, int]:
+        """``id -> number of the part holding it`` (from 0) for those of ``ids`` stored in any part;
+        nothing to look up while the store has one part."""
+        if len(self._parts) == 1 or not ids:
+            return {}
+        found = {}
+        for number, part in enumerate(self._parts):
+            for i in range(0, len(ids), _PAGE):
+                found.update(dict.fromkeys(part.get(ids=ids[i : i + _PAGE], include=[])["ids"], number))
+        return found
 
     # --- collection metadata -------------------------------------------------------------------
     def metadata(self) -> dict:
@@ -250,11 +340,14 @@ class Store:
         ``claim_embedding``) takes up the new one."""
         with self._chroma("reading its metadata"):
             fresh = self.client.get_collection(self.collection_name, embedding_function=None)
-        if fresh.id != self.collection.id:
+        metadata = dict(fresh.metadata or {})
+        recorded = int(metadata.get(_META_PARTS, 1))
+        if fresh.id != self.collection.id or recorded != len(self._parts):
             self.collection = fresh
-        return dict(fresh.metadata or {})
+            self._open_parts(recorded)
+        return metadata
 
-    def _set_metadata(self, **values: str) -> None:
+    def _set_metadata(self, **values: str | int) -> None:
         metadata = self.metadata()
         metadata.update({k: v for k, v in values.items() if v is not None})
         with self._chroma("writing its metadata"):
@@ -284,12 +377,12 @@ class Store:
 
     def _index_vectors_for(self, semantic: bool) -> None:
         """Make the (empty) collection again when its vector index does not suit the encoder."""
-        hnsw = (self.collection.configuration_json or {}).get("hnsw") or {}
-        neighbours = hnsw.get("max_neighbors", _DEFAULT_NEIGHBOURS)
-        if (neighbours == _HNSW_PLACEHOLDER["max_neighbors"]) != semantic:
+        if _indexes_semantic_vectors(self.collection) == semantic:
             return
-        metadata = self.metadata()
+        metadata = {**self.metadata(), _META_PARTS: 1}
         with self._chroma("making its vector index again"):
+            for number in range(len(self._parts), 1, -1):  # empty, like the named one
+                self.client.delete_collection(self._part_name(number))
             self.client.delete_collection(self.collection_name)
             self.collection = self.client.create_collection(
                 self.collection_name,
@@ -297,6 +390,7 @@ class Store:
                 metadata=metadata,
                 configuration=_configuration(semantic),
             )
+        self._open_parts(1)
 
     @cached_property
     def largest_write(self) -> int:
@@ -304,10 +398,10 @@ class Store:
         with self._chroma("asking its largest write"):
             return max(1, self.client.get_max_batch_size())
 
-    def write_size(self, chunks: int) -> int:
-        """How many chunks an ingest gathers for one write while the collection holds ``chunks``
-        (see ``_WRITE_SHARE``)."""
-        return min(self.largest_write, max(_SMALLEST_WRITE, chunks // _WRITE_SHARE))
+    @property
+    def write_size(self) -> int:
+        """How many chunks an ingest gathers for one write (see ``_WRITE_CHUNKS``)."""
+        return min(self.largest_write, _WRITE_CHUNKS)
 
     @property
     def generation(self) -> str:
@@ -322,70 +416,108 @@ class Store:
 
     # --- records --------------------------------------------------------------------------------
     def count(self) -> int:
+        self.metadata()  # takes up parts another process added
         with self._chroma("counting its chunks"):
-            return self.collection.count()
+            return sum(part.count() for part in self._parts)
 
     def records(self, include: tuple[str, ...] = ("metadatas",)) -> Iterator[tuple[str, str | None, dict]]:
         """Every ``(id, text or None, metadata)``, paged so a large collection streams: the text
         when ``include`` names ``"documents"``, the metadata when it names ``"metadatas"``."""
         wanted = {"documents", "metadatas"} if "documents" in include else set(include)
-        offset = 0
-        while True:
-            with self._chroma("reading its chunks"):
-                page = self.collection.get(include=sorted(wanted), limit=_READ_ALL_PAGE, offset=offset)
-                ids = page["ids"]
-                documents = page.get("documents") or [None] * len(ids)
-                metadatas = page.get("metadatas") or [None] * len(ids)
-                chunks = [_text_and_citation(d, m) for d, m in zip(documents, metadatas, strict=True)]
-            if not ids:
-                return
-            for chunk_id, (text, metadata) in zip(ids, chunks, strict=True):
-                yield chunk_id, text if "documents" in include else None, metadata
-            offset += len(ids)
+        for part in self.parts:
+            offset = 0
+            while True:
+                with self._chroma("reading its chunks"):
+                    page = part.get(include=sorted(wanted), limit=_READ_ALL_PAGE, offset=offset)
+                    ids = page["ids"]
+                    documents = page.get("documents") or [None] * len(ids)
+                    metadatas = page.get("metadatas") or [None] * len(ids)
+                    chunks = [_text_and_citation(d, m) for d, m in zip(documents, metadatas, strict=True)]
+                if not ids:
+                    break
+                for chunk_id, (text, metadata) in zip(ids, chunks, strict=True):
+                    yield chunk_id, text if "documents" in include else None, metadata
+                offset += len(ids)
 
     def get(self, ids: list[str]) -> dict[str, tuple[str, dict]]:
         """``id -> (text, metadata)`` for the ids that exist."""
         found = {}
-        for i in range(0, len(ids), _PAGE):
-            with self._chroma("reading chunks"):
-                page = self.collection.get(ids=ids[i : i + _PAGE], include=["documents", "metadatas"])
-                rows = zip(page["ids"], page["documents"], page["metadatas"], strict=True)
-                found.update({chunk_id: _text_and_citation(doc, meta) for chunk_id, doc, meta in rows})
+        for part in self.parts:
+            missing = [chunk_id for chunk_id in ids if chunk_id not in found]
+            for i in range(0, len(missing), _PAGE):
+                with self._chroma("reading chunks"):
+                    page = part.get(ids=missing[i : i + _PAGE], include=["documents", "metadatas"])
+                    rows = zip(page["ids"], page["documents"], page["metadatas"], strict=True)
+                    found.update({chunk_id: _text_and_citation(doc, meta) for chunk_id, doc, meta in rows})
+            if len(found) == len(set(ids)):
+                break
         return found
 
-    def upsert(self, ids: list[str], texts: list[str], metadatas: list[dict], embeddings) -> None:
-        """Write chunks: their source and one JSON value with the rest, text included (``RECORD_KEY``)."""
+    def upsert(
+        self,
+        ids: list[str],
+        texts: list[str],
+        metadatas: list[dict],
+        embeddings,
+        stored: Collection[str] | None = None,
+    ) -> None:
+        """Write chunks: their source and one JSON value with the rest, text included (``RECORD_KEY``).
+
+        A chunk already stored is written again in its part, a new one into the last part (a new part
+        once that is full). ``stored`` is a collection of the ids that may be stored already (an
+        ingest knows them); without it each id is looked up in every part."""
         with self._chroma("writing chunks"):
             hnsw = (self.collection.configuration_json or {}).get("hnsw") or {}
             if hnsw.get("sync_threshold") != _HNSW_WRITES["sync_threshold"]:  # a store made before
                 self.collection.modify(configuration={"hnsw": _HNSW_WRITES})
-            step = self.largest_write
             vectors = np.asarray(embeddings, dtype=np.float32)
-            for i in range(0, len(ids), step):
-                self.collection.upsert(
-                    ids=ids[i : i + step],
-                    metadatas=[
-                        _stored_metadata(text, meta)
-                        for meta, text in zip(metadatas[i : i + step], texts[i : i + step], strict=True)
-                    ],
-                    embeddings=vectors[i : i + step],
-                )
+            records = [_stored_metadata(text, meta) for text, meta in zip(texts, metadatas, strict=True)]
+            holding = self._parts_holding(ids if stored is None else [i for i in ids if i in stored])
+            rewritten = [n for n, chunk_id in enumerate(ids) if chunk_id in holding]
+            for number, part in enumerate(self._parts):
+                self._write(part, [n for n in rewritten if holding[ids[n]] == number], ids, records, vectors)
+            new = [n for n, chunk_id in enumerate(ids) if chunk_id not in holding]
+            while new:
+                part, room = self._part_to_write()
+                taken, new = new[:room], new[room:]
+                self._write(part, taken, ids, records, vectors)
+                self._last_part_count = (self._last_part_count or 0) + len(taken)
+
+    def _write(self, part, positions: list[int], ids: list[str], records: list[dict], vectors) -> None:
+        """Upsert the chunks at ``positions`` into ``part``, Chroma's largest batch at a time."""
+        for i in range(0, len(positions), self.largest_write):
+            batch = positions[i : i + self.largest_write]
+            part.upsert(
+                ids=[ids[n] for n in batch], metadatas=[records[n] for n in batch], embeddings=vectors[batch]
+            )
 
     def delete(self, ids: list[str]) -> None:
         with self._chroma("deleting chunks"):
-            for i in range(0, len(ids), _PAGE):
-                self.collection.delete(ids=ids[i : i + _PAGE])
+            if len(self._parts) == 1:
+                doomed = [ids]
+            else:
+                holding = self._parts_holding(ids)
+                doomed = [[i for i in ids if holding.get(i) == number] for number in range(len(self._parts))]
+            for part, its_ids in zip(self._parts, doomed, strict=False):
+                for i in range(0, len(its_ids), _PAGE):
+                    part.delete(ids=its_ids[i : i + _PAGE])
+            self._last_part_count = None
 
     def query_vectors(self, vector, k: int) -> list[tuple[str, float]]:
-        """Nearest chunks to ``vector`` as ``(id, cosine similarity)``, best first."""
-        n = min(k, self.count())
-        if n <= 0:
-            return []
+        """Nearest chunks to ``vector`` as ``(id, cosine similarity)``, best first, from every part."""
+        found = []
         with self._chroma("searching its vectors"):
-            result = self.collection.query(
-                query_embeddings=[list(map(float, vector))], n_results=n, include=["distances"]
-            )
-        return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0], strict=True)]
+            for part in self.parts:
+                n = min(k, part.count())
+                if n > 0:
+                    result = part.query(
+                        query_embeddings=[list(map(float, vector))], n_results=n, include=["distances"]
+                    )
+                    found += [
+                        (1.0 - float(d), i)
+                        for i, d in zip(result["ids"][0], result["distances"][0], strict=True)
+                    ]
+        return [(i, similarity) for similarity, i in sorted(found, reverse=True)[:k]]
 
     # --- writers' lock --------------------------------------------------------------------------
     @contextmanager

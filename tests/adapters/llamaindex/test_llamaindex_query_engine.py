@@ -1,5 +1,8 @@
 """The query engine over a `zhllama qa ingest` store: docqa's ranking, upstream prompts, citations."""
 
+from pathlib import Path
+
+import pytest
 from llama_index.core.schema import QueryBundle
 
 from zhllama.adapters.llamaindex import (
@@ -42,6 +45,29 @@ def test_plain_chroma_vector_retrieval_reads_the_same_collection(docqa_store, cm
         ((text, meta),) = docqa_store.get([node.node.node_id]).values()
         assert node.node.get_content() == text and text
         assert node.node.metadata["source"] == meta["source"] and node.node.metadata["citation"]
+
+
+def test_plain_chroma_vector_retrieval_takes_the_best_of_every_part(
+    docqa_store, cmrc, tokenizer_dir, tmp_path, monkeypatch
+):
+    """A store in several Chroma collections (``docqa.store.PART_CHUNKS``) answers as one does."""
+    from zhllama.docqa import store as store_module
+    from zhllama.docqa.ingest import ingest
+    from zhllama.docqa.splitting import SplitSettings, token_counter
+
+    monkeypatch.setattr(store_module, "PART_CHUNKS", 5)
+    docs = Path(next(meta["source"] for _, _, meta in docqa_store.records())).parent
+    count, tokenizer_id = token_counter(tokenizer_dir)
+    parted = store_module.Store(db=tmp_path / "db")
+    ingest([docs], parted, count, SplitSettings(tokenizer_id=tokenizer_id))
+    assert len(parted.parts) > 2
+    for question, _ in cmrc["questions"][:5]:
+        one, several = (
+            chroma_vector_retriever(store, similarity_top_k=4).retrieve(QueryBundle(question))
+            for store in (docqa_store, parted)
+        )
+        assert [n.node.get_content() for n in several] == [n.node.get_content() for n in one]
+        assert [n.score for n in several] == pytest.approx([n.score for n in one], abs=1e-6)
 
 
 def test_query_engine_asks_with_upstreams_refine_prompts(docqa_store, cmrc, long_backend, recording):

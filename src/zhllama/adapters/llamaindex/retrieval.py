@@ -122,15 +122,26 @@ def chroma_vector_retriever(store: Store, similarity_top_k: int = 5) -> BaseRetr
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
     class DocQAChromaVectorStore(ChromaVectorStore):
-        """LlamaIndex's Chroma store, its hits read through docqa's ``Store``: a chunk's text and
-        citation are in its metadata (``docqa.store.RECORD_KEY``), where LlamaIndex would not look
-        (it takes the Chroma document, empty, as the text)."""
+        """LlamaIndex's Chroma store over each of the store's collections (its parts, see
+        ``docqa.store.PART_CHUNKS``), the best hits of all, read through docqa's ``Store``: a chunk's
+        text and citation are in its metadata (``docqa.store.RECORD_KEY``), where LlamaIndex would not
+        look (it takes the Chroma document, empty, as the text)."""
 
         def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
-            found = super().query(query, **kwargs)
-            stored = store.get(list(found.ids or []))
-            pairs = zip(found.ids or [], found.similarities or [], strict=True)
-            ranked = [(chunk_id, similarity) for chunk_id, similarity in pairs if chunk_id in stored]
+            store.metadata()  # takes up parts added since
+            results = [super().query(query, **kwargs)] + [
+                ChromaVectorStore(chroma_collection=part).query(query, **kwargs) for part in store.parts[1:]
+            ]
+            best = sorted(
+                (
+                    (similarity, chunk_id)
+                    for found in results
+                    for chunk_id, similarity in zip(found.ids or [], found.similarities or [], strict=True)
+                ),
+                reverse=True,
+            )[: query.similarity_top_k]
+            stored = store.get([chunk_id for _, chunk_id in best])
+            ranked = [(chunk_id, similarity) for similarity, chunk_id in best if chunk_id in stored]
             nodes = [
                 hit_to_node(Hit.stored(chunk_id, *stored[chunk_id], similarity, rank)).node
                 for rank, (chunk_id, similarity) in enumerate(ranked, start=1)
