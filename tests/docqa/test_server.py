@@ -73,3 +73,26 @@ def test_an_unreachable_server_is_a_clean_error(run_cli):
     result = run_cli("qa", "list", "--chroma-url", f"http://127.0.0.1:{_free_port()}", check=False)
     assert result.returncode == 1
     assert "cannot reach the Chroma server" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_store_in_parts_on_a_chroma_server(
+    tmp_path, chroma_server, monkeypatch, write_corpus, cmrc, counter
+):
+    """Parts (``docqa.store.PART_CHUNKS``) are collections of the server like the named one."""
+    from zhllama.docqa import store as store_module
+    from zhllama.docqa.ingest import ingest
+    from zhllama.docqa.retrieval import Retriever
+    from zhllama.docqa.splitting import SplitSettings
+
+    monkeypatch.setattr(store_module, "PART_CHUNKS", 20)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    docs = tmp_path / "docs"
+    paths = write_corpus(docs, 6, cmrc)
+    settings = SplitSettings(64, 16, counter[1])
+    report = ingest([docs], store_module.Store(chroma_url=chroma_server), counter[0], settings)
+    reader = store_module.Store(chroma_url=chroma_server, create=False)
+    assert len(reader.parts) > 1 and reader.count() == report.chunks_written
+    hit = Retriever(reader).retrieve(cmrc[5]["context"][-30:], k=1)[0]
+    assert hit.source == str(paths[5])
+    again = ingest([docs], store_module.Store(chroma_url=chroma_server), counter[0], settings)
+    assert again.summary()["unchanged"] == 6
