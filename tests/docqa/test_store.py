@@ -314,3 +314,13 @@ def test_an_emptied_store_made_again_for_another_encoder_drops_its_parts(tmp_pat
     store.claim_embedding("st:/models/e5", semantic=True)
     assert len(store.parts) == 1 and store.count() == 0
     assert [c.name for c in store.client.list_collections()] == ["docqa"]
+
+
+def test_a_folder_this_process_opened_with_other_settings_is_an_error_that_says_so(tmp_path):
+    """Chroma allows one set of settings per folder in a process; its refusal is not damage."""
+    chromadb.PersistentClient(path=str(tmp_path / "db" / "chroma"))  # Chroma's default settings
+    with pytest.raises(
+        DocQAError, match=r"already has the Chroma folder .* open with other settings"
+    ) as caught:
+        Store(db=tmp_path / "db")
+    assert "damaged" not in str(caught.value)

@@ -227,7 +227,17 @@ class Store:
 
             # two processes creating one new store at once race on Chroma's schema: one at a time
             with FileLock(str(self.db / ".open.lock")), self._chroma("opening it"):
-                self.client = chromadb.PersistentClient(path=str(self.db / "chroma"), settings=settings)
+                try:
+                    self.client = chromadb.PersistentClient(path=str(self.db / "chroma"), settings=settings)
+                except ValueError as exc:  # Chroma allows one set of settings per folder and process
+                    if "already exists" not in str(exc):
+                        raise
+                    raise DocQAError(
+                        f"this process already has the Chroma folder {str(self.db / 'chroma')!r} open with "
+                        "other settings (your own chromadb.PersistentClient?): open yours with "
+                        "settings=chromadb.config.Settings(anonymized_telemetry=False), as docqa does, or "
+                        "use the store's own client (`Store(...).client`)"
+                    ) from exc
             self.cache_dir = self.db
         else:
             parsed = urlparse(chroma_url if "://" in chroma_url else f"http://{chroma_url}")
