@@ -17,13 +17,23 @@ from zhllama.docqa.store import RECORD_KEY, SOURCE_KEY, TEXT_KEY, Store, StoreNo
 from zhllama.errors import DocQAError
 
 
-def test_chunk_text_is_kept_in_the_metadata_not_in_chromas_documents(
-    tmp_path, write_corpus, cmrc, count_tokens, settings
-):
-    docs = tmp_path / "docs"
-    paths = write_corpus(docs, 3, cmrc)
-    store = Store(db=tmp_path / "db")
-    ingest([docs], store, count_tokens, settings)
+@pytest.fixture
+def ingested(tmp_path, write_corpus, cmrc, count_tokens, settings):
+    """``ingested(n)``: the first ``n`` CMRC paragraphs, a file each under ``tmp_path/docs``,
+    ingested into ``tmp_path/db``; returns the store, the files and the report. ``ingested.again()``
+    ingests the folder again into the same store."""
+
+    def make(count: int):
+        paths = write_corpus(tmp_path / "docs", count, cmrc)
+        store = Store(db=tmp_path / "db")
+        return store, paths, ingest([tmp_path / "docs"], store, count_tokens, settings)
+
+    make.again = lambda store: ingest([tmp_path / "docs"], store, count_tokens, settings)
+    return make
+
+
+def test_chunk_text_is_kept_in_the_metadata_not_in_chromas_documents(ingested, cmrc):
+    store, paths, _ = ingested(3)
     raw = store.collection.get(include=["documents", "metadatas"])
     assert not any(raw["documents"]), "nothing for Chroma's full-text index"
     assert all(set(meta) == {SOURCE_KEY, RECORD_KEY} for meta in raw["metadatas"]), "two rows a chunk"
@@ -36,15 +46,10 @@ def test_chunk_text_is_kept_in_the_metadata_not_in_chromas_documents(
     assert hit.text and hit.text in paths[1].read_text(encoding="utf-8")
 
 
-def test_the_record_is_ascii_json_and_records_written_raw_before_read_the_same(
-    tmp_path, write_corpus, cmrc, count_tokens, settings
-):
+def test_the_record_is_ascii_json_and_records_written_raw_before_read_the_same(ingested):
     """Chroma spends twice as long on a metadata string's Chinese as on the same text escaped
     (``_stored_metadata``), so records are written as ASCII JSON; older raw ones read the same."""
-    docs = tmp_path / "docs"
-    write_corpus(docs, 2, cmrc)
-    store = Store(db=tmp_path / "db")
-    ingest([docs], store, count_tokens, settings)
+    store, _, _ = ingested(2)
     chunks = sorted(store.records(("documents", "metadatas")))
     raw = store.collection.get(include=["metadatas", "embeddings"])
     records = [meta[RECORD_KEY] for meta in raw["metadatas"]]
@@ -81,13 +86,8 @@ def test_a_store_written_with_documents_reads_the_same(tmp_path):
     assert (hit.chunk_id, hit.text) == ("old-2", "熊猫生活在四川的山里。")
 
 
-def test_a_store_written_with_every_metadata_key_apart_reads_the_same(
-    tmp_path, write_corpus, cmrc, count_tokens, settings
-):
-    docs = tmp_path / "docs"
-    write_corpus(docs, 3, cmrc)
-    store = Store(db=tmp_path / "db")
-    ingest([docs], store, count_tokens, settings)
+def test_a_store_written_with_every_metadata_key_apart_reads_the_same(tmp_path, ingested):
+    store, _, _ = ingested(3)
     chunks = sorted(store.records(("documents", "metadatas")))
     raw = store.collection.get(include=["embeddings"])
     store.collection.delete(ids=raw["ids"])
@@ -99,7 +99,7 @@ def test_a_store_written_with_every_metadata_key_apart_reads_the_same(
     assert all(TEXT_KEY in m for m in store.collection.get(include=["metadatas"])["metadatas"])
     assert sorted(store.records(("documents", "metadatas"))) == chunks
     shutil.rmtree(tmp_path / "db" / "catalogue")
-    report = ingest([docs], store, count_tokens, settings)
+    report = ingested.again(store)
     assert report.summary()["unchanged"] == 3, "the catalogue rebuilt from the older layout"
 
 
@@ -128,13 +128,8 @@ def test_writes_save_the_vector_index_often_so_that_small_writes_stay_cheap(tmp_
     assert sync_threshold(old) == 100
 
 
-def test_a_query_counts_the_collection_only_when_its_generation_changed(
-    tmp_path, write_corpus, cmrc, count_tokens, settings, monkeypatch
-):
-    docs = tmp_path / "docs"
-    write_corpus(docs, 3, cmrc)
-    store = Store(db=tmp_path / "db")
-    ingest([docs], store, count_tokens, settings)
+def test_a_query_counts_the_collection_only_when_its_generation_changed(tmp_path, ingested, monkeypatch):
+    store, _, _ = ingested(3)
     retriever = Retriever(store)
     retriever.retrieve("长城", k=2)
     counted = []
@@ -143,8 +138,10 @@ def test_a_query_counts_the_collection_only_when_its_generation_changed(
     for _ in range(3):
         retriever.retrieve("长城", k=2)
     assert not counted, "a million-row count costs 80 ms: the recorded generation says enough"
-    (docs / "panda.txt").write_text("大熊猫是中国特有的动物，生活在四川的竹林里。", encoding="utf-8")
-    ingest([docs], Store(db=tmp_path / "db"), count_tokens, settings)  # another process's ingest
+    (tmp_path / "docs" / "panda.txt").write_text(
+        "大熊猫是中国特有的动物，生活在四川的竹林里。", encoding="utf-8"
+    )
+    ingested.again(Store(db=tmp_path / "db"))  # another process's ingest
     (hit,) = retriever.retrieve("大熊猫生活在哪里", k=1)
     assert hit.source.endswith("panda.txt") and counted
 
@@ -213,12 +210,9 @@ def _ids_by_part(store: Store) -> list[list[str]]:
 
 
 def test_a_full_part_sends_new_chunks_to_a_new_one_and_every_read_sees_them_all(
-    tmp_path, small_parts, write_corpus, cmrc, count_tokens, settings
+    tmp_path, small_parts, ingested
 ):
-    docs = tmp_path / "docs"
-    write_corpus(docs, 12, cmrc)
-    store = Store(db=tmp_path / "db")
-    report = ingest([docs], store, count_tokens, settings)
+    store, _, report = ingested(12)
     by_part = _ids_by_part(store)
     assert len(by_part) >= 3 and all(len(ids) <= small_parts for ids in by_part)
     assert all(len(ids) == small_parts for ids in by_part[:-1]), "a part is filled before the next"
@@ -237,18 +231,13 @@ def test_a_full_part_sends_new_chunks_to_a_new_one_and_every_read_sees_them_all(
         Store(db=tmp_path / "db", collection="elsewhere", create=False)
 
 
-def test_a_changed_file_is_rewritten_in_its_part_and_a_removed_one_leaves_every_part(
-    tmp_path, small_parts, write_corpus, cmrc, count_tokens, settings
-):
-    docs = tmp_path / "docs"
-    paths = write_corpus(docs, 12, cmrc)
-    store = Store(db=tmp_path / "db")
-    ingest([docs], store, count_tokens, settings)
+def test_a_changed_file_is_rewritten_in_its_part_and_a_removed_one_leaves_every_part(small_parts, ingested):
+    store, paths, _ = ingested(12)
     before = _ids_by_part(store)
     first_file = str(paths[0])
     its_ids = [i for i, _, meta in store.records() if meta["source"] == first_file]
     store.delete(its_ids[-1:])  # as a killed ingest leaves a file: read again, the same ids
-    report = ingest([docs], store, count_tokens, settings)
+    report = ingested.again(store)
     assert report.summary()["updated"] == 1
     after = _ids_by_part(store)
     assert after[0] == [i for i in before[0] if i != its_ids[-1]], "the rest written again where they were"
@@ -256,7 +245,7 @@ def test_a_changed_file_is_rewritten_in_its_part_and_a_removed_one_leaves_every_
 
     paths[1].unlink()
     paths[-1].unlink()
-    report = ingest([docs], store, count_tokens, settings)
+    report = ingested.again(store)
     assert report.summary()["deleted"] == 2
     left = {i for ids in _ids_by_part(store) for i in ids}
     assert {meta["source"] for _, _, meta in store.records()} == {str(p) for p in paths if p.exists()}
@@ -278,13 +267,8 @@ def test_an_upsert_without_a_hint_finds_chunks_in_earlier_parts(tmp_path, small_
     assert [len(p) for p in _ids_by_part(store)] == [20, 10, 10]
 
 
-def test_vector_search_takes_the_best_of_every_part(
-    tmp_path, small_parts, write_corpus, cmrc, count_tokens, settings
-):
-    docs = tmp_path / "docs"
-    write_corpus(docs, 8, cmrc)
-    store = Store(db=tmp_path / "db")
-    ingest([docs], store, count_tokens, settings)
+def test_vector_search_takes_the_best_of_every_part(small_parts, ingested, cmrc):
+    store, _, _ = ingested(8)
     assert len(store.parts) > 1
     ids, vectors = [], []
     for part in store.parts:
