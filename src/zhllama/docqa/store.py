@@ -14,8 +14,9 @@ the user's cache for a server), tagged with the collection's ``generation``:
   readers never see half an index and any number of processes agree on what is indexed.
 
 ``lock()`` serialises writers with a file lock (``DB/.ingest.lock``; for a server, a lock in the
-local cache folder, which serialises the writers of one machine; writers on several machines stay
-correct because ids are deterministic and writes are upserts, but should be run one at a time).
+local cache folder, which serialises the writers of one machine; writers on several machines mostly
+stay correct because ids are deterministic and writes are upserts, but should be run one at a time:
+two writing at once when a part fills could each put the same new chunk into a different part).
 
 Chroma's default embedding function downloads an ONNX model: collections here are always opened
 with ``embedding_function=None`` and every write and query passes vectors explicitly.
@@ -72,7 +73,7 @@ SOURCE_KEY = "source"
 RECORD_KEY = "zhllama"
 TEXT_KEY = "text"
 """A chunk is stored as two metadata values: its file (``SOURCE_KEY``, for a reader of the collection
-with Chroma's own tools or a ``where`` filter) and everything else as one JSON string
+and its parts with Chroma's own tools or a ``where`` filter) and everything else as one JSON string
 (``RECORD_KEY``): its text (``TEXT_KEY``), place in the file, tokens, and the file's facts that tell
 an ingest whether it changed. Chroma builds a full-text index (FTS5 trigrams) of every *document*,
 which our own BM25 makes useless and which doubled the cost of a write, and it stores each metadata
