@@ -32,6 +32,17 @@ def test_out_of_range_arguments_are_usage_errors(refuses, args, option):
     refuses(*args, says=option, status=2 if option.startswith("--") or option.isupper() else 1)
 
 
+@pytest.mark.parametrize("name", ["c0", "my notes", "a..b", "10.0.0.1", "docqa--part-2"])
+def test_a_collection_name_chroma_cannot_take_says_what_a_name_may_be(refuses, tmp_path, name):
+    """Chroma's own refusal reached the user as "the store looks damaged: delete it"."""
+    for command in (("qa", "ingest", tmp_path), ("qa", "search", "长城")):
+        output = refuses(
+            *command, "--db", tmp_path / "db", "--collection", name, says="cannot name a collection"
+        )
+        assert "damaged" not in output
+    assert not (tmp_path / "db").exists(), "nothing made for a name that cannot be used"
+
+
 def test_a_queries_file_in_an_unknown_encoding_is_named(refuses, tmp_path):
     (tmp_path / "q.txt").write_bytes(bytes(range(128, 256)) * 4)
     refuses(

@@ -35,7 +35,7 @@ import uuid
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlparse
@@ -168,6 +168,14 @@ def _cache_home() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "zhllama" / "docqa"
 
 
+@cache
+def _part_readers() -> ThreadPoolExecutor:
+    """The threads that read a store's parts at once (``Store._every_part``): one pool for the
+    process, whose threads live as long as it does (a pool per store would end its threads whenever
+    a store is dropped, at a moment no caller chooses)."""
+    return ThreadPoolExecutor(max_workers=8, thread_name_prefix="zhllama-store")
+
+
 class StoreNotFoundError(DocQAError):
     """There is no docqa store where one was to be opened (``create=False``)."""
 
@@ -271,7 +279,6 @@ class Store:
             )
         self._parts = [self.collection]
         self._last_part_count: int | None = None  # chunks in the part written to, once counted
-        self._pool: ThreadPoolExecutor | None = None  # reads every part at once (``_every_part``)
         self._lexical: LexicalIndex | None = None
         self.metadata()  # opens the parts
 
@@ -314,9 +321,7 @@ class Store:
         once, 7 ms one after another)."""
         if len(self._parts) == 1:
             return [call(self._parts[0])]
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="zhllama-store")
-        return list(self._pool.map(call, self.parts))
+        return list(_part_readers().map(call, self.parts))
 
     def _part_name(self, number: int) -> str:
         return self.collection_name if number == 1 else f"{self.collection_name}{_PART_SUFFIX}{number}"
